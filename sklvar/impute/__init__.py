@@ -1,0 +1,15 @@
+"""The sklvar estimators (layer 6).
+
+``VariationalImputer`` is imported lazily, so that ``from sklvar.impute import
+DictionaryImputer`` does not import torch.
+"""
+
+__all__ = ["VariationalImputer"]
+
+
+def __getattr__(name):
+    if name == "VariationalImputer":
+        from ._variational import VariationalImputer
+
+        return VariationalImputer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

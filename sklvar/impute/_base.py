@@ -1,0 +1,300 @@
+"""Shared machinery of the sklvar imputers: validation, layout, scaling, windows.
+
+Torch-free: the dictionary baseline builds on it without importing torch.
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
+
+from ..utils import (
+    WindowStitcher,
+    cut_windows,
+    hide_observed,
+    resolve_layout,
+    window_starts,
+)
+
+
+def _is_nan(value):
+    return bool(isinstance(value, Real) and np.isnan(value))
+
+
+class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Base class of the sklvar imputers (not public).
+
+    Subclasses implement ``_fit_samples(Y, observed, X_true)`` on standardised
+    training samples and ``_impute_samples(Y, observed)`` on a batch of
+    standardised samples; this class does the rest: input validation, the
+    observed mask, sample layouts, per-channel standardisation, windowing of
+    long series, chunked (memory-bounded) transform, putting observed values
+    back, and the label-free score.
+    """
+
+    _parameter_constraints: dict = {
+        "missing_values": [Real],
+        "keep_observed": ["boolean"],
+        "sample_shape": [tuple, list, None],
+        "layout": [StrOptions({"auto", "vector", "series", "image"})],
+        "window": [Interval(Integral, 2, None, closed="left"), None],
+        "stride": [Interval(Integral, 1, None, closed="left"), None],
+        "hide_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # number of samples imputed at once in transform (memory bound)
+    _transform_chunk = 1024
+
+    # ------------------------------------------------------------------ input
+    def _validate_X(self, X, mask=None, *, reset):
+        """Validate X (and mask); return (X as float array, observed mask)."""
+        allow_nan = _is_nan(self.missing_values)
+        X = validate_data(
+            self, X, reset=reset, dtype=FLOAT_DTYPES,
+            ensure_all_finite="allow-nan" if allow_nan else True,
+        )
+        missing = np.isnan(X) if allow_nan else (X == self.missing_values)
+        if mask is None:
+            observed = ~missing
+        else:
+            if hasattr(mask, "to_numpy"):
+                mask = mask.to_numpy()
+            mask = np.asarray(mask)
+            if mask.shape != X.shape:
+                raise ValueError(
+                    f"mask must have the shape of X {X.shape}, got shape {mask.shape}."
+                )
+            if mask.dtype != bool:
+                raise ValueError(
+                    "mask must be a boolean array (True where observed), got dtype "
+                    f"{mask.dtype}."
+                )
+            if np.any(mask & missing):
+                raise ValueError(
+                    "mask marks entries as observed where X holds missing_values "
+                    f"({self.missing_values!r}); expected every observed entry of X "
+                    "to be a number."
+                )
+            observed = mask.copy()
+        return X, observed
+
+    def _validate_y(self, y, X):
+        """Return the complete true states as an array, or None.
+
+        A y of the shape of X holds the true states (supervised training and
+        scoring). A 1-D y (the target of a downstream estimator, as Pipeline
+        passes it) is ignored, as scikit-learn transformers do.
+        """
+        if y is None:
+            return None
+        if hasattr(y, "to_numpy"):
+            y = y.to_numpy()
+        y_arr = np.asarray(y)
+        if y_arr.ndim == 1:
+            return None
+        if y_arr.shape != X.shape:
+            raise ValueError(
+                "y must be None, a 1-D target (ignored) or the complete true states "
+                f"with the shape of X {X.shape}; got shape {y_arr.shape}."
+            )
+        y_arr = np.asarray(y_arr, dtype=float)
+        if not np.all(np.isfinite(y_arr)):
+            raise ValueError(
+                "y (the complete true states) must be finite; it contains NaN or inf."
+            )
+        return y_arr
+
+    # ----------------------------------------------------------------- layout
+    def _resolve_layout(self, n_features):
+        sample_shape = None if self.sample_shape is None else tuple(self.sample_shape)
+        return resolve_layout(
+            n_features, sample_shape=sample_shape, layout=self.layout,
+            window=self.window,
+        )
+
+    def _channel_view(self, A):
+        """(n_rows, C, k) view of a (n_rows, n_features) array."""
+        if self.layout_.window is not None or self.layout_.kind == "vector":
+            return A[:, :, None]
+        return A.reshape(A.shape[0], self.layout_.n_channels, -1)
+
+    def _fit_scaling(self, X, observed):
+        view, obs = self._channel_view(X), self._channel_view(observed)
+        n_channels = view.shape[1]
+        mean = np.zeros(n_channels)
+        scale = np.ones(n_channels)
+        empty = []
+        for c in range(n_channels):
+            values = view[:, c][obs[:, c]]
+            if values.size == 0:
+                empty.append(c)
+                continue
+            mean[c] = values.mean()
+            std = values.std()
+            scale[c] = std if std > 1e-12 * max(1.0, abs(mean[c])) else 1.0
+        if empty:
+            warnings.warn(
+                f"{type(self).__name__}: channels {empty} have no observed value in "
+                "the training data; they are imputed by the learned model alone.",
+                UserWarning,
+            )
+        self._mean, self._scale = mean, scale
+
+    def _standardize(self, X, observed):
+        Z = (self._channel_view(X) - self._mean[:, None]) / self._scale[:, None]
+        Z = Z.reshape(X.shape)
+        return np.where(observed, Z, 0.0).astype(np.float32)
+
+    def _destandardize(self, Z):
+        out = self._channel_view(Z) * self._scale[:, None] + self._mean[:, None]
+        return out.reshape(Z.shape)
+
+    def _stride(self):
+        return self.stride if self.stride is not None else max(1, self.window // 2)
+
+    def _samples(self, A):
+        """(n_samples, *sample_shape) samples of a standardised array."""
+        if self.layout_.window is not None:
+            starts = window_starts(A.shape[0], self.window, self._stride())
+            return cut_windows(A, starts, self.window).reshape(
+                (len(starts),) + self.layout_.shape
+            )
+        return A.reshape((A.shape[0],) + self.layout_.shape)
+
+    # -------------------------------------------------------------- imputation
+    def _impute_standardized(self, Z, observed, impute_samples=None):
+        """Impute a standardised (n_rows, n_features) array, chunk by chunk.
+
+        ``impute_samples(Y, M)`` maps a batch of samples to their imputation;
+        it defaults to the subclass's ``_impute_samples``.
+        """
+        impute_samples = impute_samples or self._impute_samples
+        chunk = self._transform_chunk
+        if self.layout_.window is None:
+            out = np.empty(Z.shape)
+            for i in range(0, Z.shape[0], chunk):
+                Y = Z[i:i + chunk].reshape((-1,) + self.layout_.shape)
+                M = observed[i:i + chunk].reshape(Y.shape)
+                out[i:i + chunk] = impute_samples(Y, M).reshape(len(Y), -1)
+            return out
+        n_t, n_d = Z.shape
+        starts = window_starts(n_t, self.window, self._stride())
+        stitcher = WindowStitcher(n_t, n_d, self.window)
+        for i in range(0, len(starts), chunk):
+            s = starts[i:i + chunk]
+            Y = cut_windows(Z, s, self.window)
+            M = cut_windows(observed, s, self.window, fill=False)
+            shape = (len(s),) + self.layout_.shape
+            X_hat = impute_samples(Y.reshape(shape), M.reshape(shape))
+            stitcher.add(s, X_hat.reshape(len(s), n_d, self.window))
+        return stitcher.result()
+
+    def _impute(self, X, observed):
+        """Impute a validated array; observed entries put back if asked."""
+        Z = self._standardize(X, observed)
+        out = self._destandardize(self._impute_standardized(Z, observed))
+        if not np.all(np.isfinite(out)):
+            raise FloatingPointError(
+                f"{type(self).__name__} produced non-finite values; the model "
+                "diverged (try a smaller lr or fewer solver iterations)."
+            )
+        if self.keep_observed:
+            out[observed] = X[observed]
+        return out.astype(X.dtype, copy=False)
+
+    def transform(self, X, *, mask=None):
+        """Impute the missing entries of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with missing entries (``missing_values``, NaN by default).
+        mask : array-like of bool, same shape as X, or None
+            True where X is observed; None derives it from ``missing_values``.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features)
+            Missing entries filled; observed entries unchanged when
+            ``keep_observed=True``, denoised by the model otherwise.
+        """
+        check_is_fitted(self)
+        X, observed = self._validate_X(X, mask, reset=False)
+        if self.keep_observed and observed.all():
+            return X.copy()
+        return self._impute(X, observed)
+
+    def fit_transform(self, X, y=None, *, mask=None):
+        """Fit to X, then impute X. See :meth:`fit` and :meth:`transform`."""
+        return self.fit(X, y, mask=mask).transform(X, mask=mask)
+
+    # ------------------------------------------------------------------ score
+    def _hide_for_score(self, observed):
+        """Seeded hidden subset of the observed entries, in X's shape."""
+        seed = self.random_state if isinstance(self.random_state, Integral) else 0
+        rng = np.random.RandomState(seed)
+        if self.layout_.window is not None:
+            obs = observed.T[None]  # one series (1, D, T)
+            block = (1, max(1, self.window // 10))
+            return hide_observed(obs, self.hide_fraction, rng, block)[0].T
+        obs = observed.reshape((observed.shape[0],) + self.layout_.shape)
+        hidden = hide_observed(obs, self.hide_fraction, rng, self.layout_.default_block())
+        return hidden.reshape(observed.shape)
+
+    def score(self, X, y=None, *, mask=None):
+        """Minus the normalised mean squared error of the imputation.
+
+        Without true states, a seeded part of the observed entries
+        (``hide_fraction``, in blocks along time for series) is hidden, X is
+        imputed, and the error is measured on the hidden entries: this is a
+        label-free score, so GridSearchCV can tune the model on gappy data
+        alone. With ``y`` (the complete true states), the error is measured on
+        the entries missing in X. Errors are divided by each channel's variance
+        (the fitted standardisation), so 0 is perfect and -1 is about as good
+        as predicting the mean.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with missing entries.
+        y : array-like of shape (n_samples, n_features) or None
+            Complete true states; a 1-D y is ignored.
+        mask : array-like of bool or None
+            True where X is observed.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        X, observed = self._validate_X(X, mask, reset=False)
+        y = self._validate_y(y, X)
+        if y is None:
+            target_mask = self._hide_for_score(observed)
+            input_mask = observed & ~target_mask
+            target = X
+        else:
+            target_mask = ~observed
+            input_mask = observed
+            target = y
+            if not target_mask.any():
+                raise ValueError(
+                    "score with y measures the error on the entries missing in X, "
+                    "but X has no missing entry."
+                )
+        X_hat = self._impute(np.where(input_mask, X, 0.0), input_mask)
+        err = self._channel_view(np.where(target_mask, (X_hat - target) ** 2, 0.0))
+        var = self._scale**2
+        total = (err.sum(axis=(0, 2)) / var).sum()
+        return -float(total / target_mask.sum())
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = _is_nan(self.missing_values)
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

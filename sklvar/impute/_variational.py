@@ -1,0 +1,406 @@
+"""VariationalImputer: the learned variational imputer (layer 6)."""
+
+import copy
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..energy import VariationalCost
+from ..model import VariationalModel
+from ..net import IterationCurriculum, VariationalNet, model_param_groups, pretrain_prior
+from ..priors import PRIORS, Prior
+from ..solvers import SOLVERS, Solver
+from ..utils._torch import check_device, seed_from_random_state
+from ._base import _BaseImputer
+
+
+class VariationalImputer(_BaseImputer):
+    r"""Impute missing values with a learned variational model and solver.
+
+    The imputation of a sample is the output of an iterative solver
+    :math:`\Gamma` run on the variational cost (Fablet et al. 2020, eq. 2)
+
+    .. math::
+
+        U_\Phi(x; y, \Omega) = \lambda_{obs} \|x - y\|^2_\Omega
+            + \lambda_{prior} \|x - \Phi(x)\|^2
+
+    where :math:`\Omega` is the set of observed entries and :math:`\Phi` a
+    learned prior operator. :math:`\Phi`, the weights :math:`\lambda` and the
+    solver are trained end to end on the reconstruction error (eq. 5), from
+    complete true states when ``y`` is given to :meth:`fit`, otherwise
+    self-supervised (a random part of the observed entries is hidden and the
+    model learns to reconstruct it).
+
+    Parameters
+    ----------
+    prior : {"ae", "pca"} or Prior, default="ae"
+        The operator :math:`\Phi`:
+
+        - ``"pca"``: projection on principal components fitted on the training
+          data (:class:`~sklvar.priors.PCAPrior`);
+        - ``"ae"``: dense auto-encoder (:class:`~sklvar.priors.AutoEncoderPrior`);
+        - a :class:`~sklvar.priors.Prior` instance (copied at fit).
+    solver : {"lstm", "gd", "fixed_point"} or Solver, default="lstm"
+        The solver :math:`\Gamma`:
+
+        - ``"lstm"``: learned LSTM solver fed with the normalised gradient
+          (:class:`~sklvar.solvers.LSTMSolver`);
+        - ``"gd"``: fixed-step gradient descent on the normalised gradient,
+          learnable step (:class:`~sklvar.solvers.GradientDescentSolver`);
+        - ``"fixed_point"``: :math:`x \leftarrow \Omega y + (1-\Omega)\Phi(x)`
+          (:class:`~sklvar.solvers.FixedPointSolver`);
+        - a :class:`~sklvar.solvers.Solver` instance (copied at fit).
+    prior_params, solver_params : dict or None, default=None
+        Keyword options of the prior / solver class (for example
+        ``{"n_components": 20}`` or ``{"normalization": "batch"}``).
+    n_solver_iter : int, default=10
+        Number of solver iterations at inference (and at the end of training).
+    n_solver_iter_start : int, default=5
+        Number of solver iterations at the first epoch; it grows linearly to
+        ``n_solver_iter`` over the first half of the epochs (curriculum).
+    lambda_obs, lambda_prior : float, default=1.0
+        Initial weights of the observation and prior terms (non-negative).
+    learn_lambdas : bool, default=True
+        Learn the two weights (kept non-negative as squares).
+    joint : bool, default=True
+        Learn :math:`\Phi` jointly with the solver (at half the learning rate).
+        If False, :math:`\Phi` is fitted first (PCA) or pre-trained on
+        :math:`\|x - \Phi(x)\|^2` for ``max_epochs`` epochs, then frozen, and
+        only the solver (and the weights) learn.
+    loss_weights : tuple of 3 floats, default=(1.0, 0.05, 0.05)
+        :math:`(\nu_1, \nu_2, \nu_3)` of the training loss
+        :math:`\nu_1\|x - \tilde x\|^2 + \nu_2\|x - \Phi(x)\|^2
+        + \nu_3\|\tilde x - \Phi(\tilde x)\|^2`.
+    max_epochs : int, default=50
+        Training epochs (0 leaves the solver untrained).
+    batch_size : int, default=128
+        Mini-batch size of training and of transform.
+    lr : float, default=1e-3
+        Adam learning rate of the solver (and weights).
+    device : str, default="cpu"
+        Torch device, e.g. ``"cuda"``.
+    missing_values : float, default=np.nan
+        Placeholder of the missing entries of X.
+    keep_observed : bool, default=True
+        Return observed entries unchanged; False returns the model's
+        reconstruction everywhere (denoising).
+    sample_shape : tuple of int or None, default=None
+        Shape of one row of X as a sample: ``(H, W)`` or ``(C, H, W)`` for
+        images, ``(C, L)`` for multichannel series (with ``layout="series"``).
+        None: each row is a plain feature vector.
+    layout : {"auto", "vector", "series", "image"}, default="auto"
+        How a sample is laid out (decides 1-D or 2-D convolutions in the LSTM
+        solver); "auto" picks "series" with ``window``, "vector" without
+        ``sample_shape``, "image" otherwise.
+    window : int or None, default=None
+        X is one long series (rows are time steps, columns variables): it is
+        cut into overlapping windows of this length, imputed in batches and
+        stitched back with triangular weights. Any length works.
+    stride : int or None, default=None
+        Step between windows; None is ``window // 2``.
+    initial_strategy : {"auto", "mean", "linear"}, default="auto"
+        Initial state of the solver: the mean, or linear interpolation along
+        time; "auto" is "linear" for series and "mean" otherwise.
+    hide_fraction : float, default=0.2
+        Fraction of the observed entries hidden for self-supervised training
+        and for the label-free :meth:`score`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds numpy and torch (in a forked torch RNG, so the global state is
+        untouched); the same int gives the same result on CPU.
+    verbose : int, default=0
+        Print skorch's per-epoch log when > 0.
+
+    Attributes
+    ----------
+    net_ : VariationalNet
+        The fitted skorch net; ``net_.module_`` is the
+        :class:`~sklvar.model.VariationalModel`.
+    history_ : skorch.History
+        Training history (losses, solver iterations per epoch).
+    n_iter_ : int
+        Number of epochs run.
+    layout_ : SampleLayout
+        Resolved sample layout.
+    n_features_in_ : int
+        Number of features seen in fit.
+    feature_names_in_ : ndarray of str
+        Names of the features seen in fit, when X has string column names.
+
+    See Also
+    --------
+    sklearn.impute.IterativeImputer : Multivariate imputation by chained regressions.
+
+    Notes
+    -----
+    Data are standardised per channel (feature, series variable or image
+    channel) with the mean and standard deviation of the observed training
+    values; results are returned in the user's units. Training with the
+    ``"lstm"`` or ``"gd"`` solver back-propagates through the whole unrolled
+    solver including second-order terms; inference detaches every iteration.
+
+    References
+    ----------
+    R. Fablet, L. Drumetz, F. Rousseau. Joint learning of variational
+    representations and solvers for inverse problems with partially-observed
+    data. arXiv:2006.03653, 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklvar import VariationalImputer
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(64, 2)) @ rng.normal(size=(2, 6))
+    >>> X[rng.uniform(size=X.shape) < 0.2] = np.nan
+    >>> imp = VariationalImputer(prior="pca", solver="lstm", max_epochs=2,
+    ...                          random_state=0)
+    >>> X_filled = imp.fit_transform(X)
+    >>> bool(np.isnan(X_filled).any())
+    False
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseImputer._parameter_constraints,
+        "prior": [StrOptions(set(PRIORS)), Prior],
+        "solver": [StrOptions(set(SOLVERS)), Solver],
+        "prior_params": [dict, None],
+        "solver_params": [dict, None],
+        "n_solver_iter": [Interval(Integral, 1, None, closed="left")],
+        "n_solver_iter_start": [Interval(Integral, 1, None, closed="left")],
+        "lambda_obs": [Interval(Real, 0, None, closed="left")],
+        "lambda_prior": [Interval(Real, 0, None, closed="left")],
+        "learn_lambdas": ["boolean"],
+        "joint": ["boolean"],
+        "loss_weights": [tuple, list],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "device": [str, torch.device],
+        "initial_strategy": [StrOptions({"auto", "mean", "linear"})],
+    }
+
+    def __init__(
+        self,
+        prior="ae",
+        solver="lstm",
+        *,
+        prior_params=None,
+        solver_params=None,
+        n_solver_iter=10,
+        n_solver_iter_start=5,
+        lambda_obs=1.0,
+        lambda_prior=1.0,
+        learn_lambdas=True,
+        joint=True,
+        loss_weights=(1.0, 0.05, 0.05),
+        max_epochs=50,
+        batch_size=128,
+        lr=1e-3,
+        device="cpu",
+        missing_values=np.nan,
+        keep_observed=True,
+        sample_shape=None,
+        layout="auto",
+        window=None,
+        stride=None,
+        initial_strategy="auto",
+        hide_fraction=0.2,
+        random_state=None,
+        verbose=0,
+    ):
+        self.prior = prior
+        self.solver = solver
+        self.prior_params = prior_params
+        self.solver_params = solver_params
+        self.n_solver_iter = n_solver_iter
+        self.n_solver_iter_start = n_solver_iter_start
+        self.lambda_obs = lambda_obs
+        self.lambda_prior = lambda_prior
+        self.learn_lambdas = learn_lambdas
+        self.joint = joint
+        self.loss_weights = loss_weights
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.missing_values = missing_values
+        self.keep_observed = keep_observed
+        self.sample_shape = sample_shape
+        self.layout = layout
+        self.window = window
+        self.stride = stride
+        self.initial_strategy = initial_strategy
+        self.hide_fraction = hide_fraction
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------- building
+    def _check_params(self):
+        weights = tuple(self.loss_weights)
+        if len(weights) != 3 or not all(
+            isinstance(w, Real) and np.isfinite(w) and w >= 0 for w in weights
+        ):
+            raise ValueError(
+                "loss_weights must be 3 finite non-negative floats (nu1, nu2, nu3), "
+                f"got {self.loss_weights!r}."
+            )
+        check_device(self.device)
+
+    @staticmethod
+    def _build(kind, choice, table, params, shape):
+        if not isinstance(choice, str):
+            return copy.deepcopy(choice)
+        cls = table[choice]
+        params = dict(params or {})
+        try:
+            return cls(shape, **params)
+        except TypeError as exc:
+            raise ValueError(
+                f"{kind}_params={params!r} are not accepted by {cls.__name__} "
+                f"({kind}={choice!r}): {exc}."
+            ) from exc
+
+    def _build_model(self):
+        shape = self.layout_.shape
+        prior = self._build("prior", self.prior, PRIORS, self.prior_params, shape)
+        solver = self._build("solver", self.solver, SOLVERS, self.solver_params, shape)
+        cost = VariationalCost(
+            prior, lambda_obs=self.lambda_obs, lambda_prior=self.lambda_prior,
+            learn_lambdas=self.learn_lambdas,
+        )
+        init = self.initial_strategy
+        if init == "auto":
+            init = "linear" if self.layout_.kind == "series" else "mean"
+        return VariationalModel(cost, solver, n_iter=self.n_solver_iter, init=init)
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, *, mask=None):
+        """Train the prior and the solver.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data with missing entries.
+        y : array-like of shape (n_samples, n_features) or None
+            Complete true states of X for supervised training; None (or a 1-D
+            target, which is ignored) trains self-supervised on X alone.
+        mask : array-like of bool, same shape as X, or None
+            True where X is observed; None derives it from ``missing_values``.
+
+        Returns
+        -------
+        self : VariationalImputer
+        """
+        X, observed = self._validate_X(X, mask, reset=True)
+        X_true = self._validate_y(y, X)
+        if not observed.any():
+            raise ValueError(
+                "X has no observed entry; expected at least one value that is not "
+                f"missing_values={self.missing_values!r} (or True in mask)."
+            )
+        self._check_params()
+        self.layout_ = self._resolve_layout(X.shape[1])
+        self._fit_scaling(X, observed)
+        Y = self._samples(self._standardize(X, observed))
+        M = self._samples(observed)
+        T = None
+        if X_true is not None:
+            T = self._samples(self._standardize(X_true, np.ones_like(observed)))
+        seed = seed_from_random_state(self.random_state)
+        devices = [] if torch.device(self.device).type == "cpu" else None
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            self._fit_samples(Y, M, T, seed)
+        return self
+
+    def _fit_samples(self, Y, M, T, seed):
+        model = self._build_model()
+        y_t, m_t = torch.from_numpy(Y), torch.from_numpy(M)
+        if T is not None:
+            x_fit, m_fit = torch.from_numpy(T), None
+        else:
+            x_fit, m_fit = model.initial_state(y_t, m_t), m_t
+        prior = model.prior
+        prior.initialize_from_data(x_fit, m_fit)
+        if not self.joint:
+            if prior.pretrainable and self.max_epochs > 0:
+                pretrain_prior(
+                    prior, x_fit, m_fit, max_epochs=self.max_epochs,
+                    batch_size=self.batch_size, lr=self.lr, device=self.device,
+                    verbose=self.verbose,
+                )
+            prior.requires_grad_(False)
+        net = VariationalNet(
+            model,
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            device=self.device,
+            train_split=None,
+            verbose=self.verbose,
+            iterator_train__shuffle=True,
+            optimizer__param_groups=model_param_groups(model, self.joint, self.lr),
+            callbacks=[(
+                "curriculum",
+                IterationCurriculum(self.n_solver_iter_start, self.n_solver_iter),
+            )],
+            loss_weights=tuple(float(w) for w in self.loss_weights),
+            self_supervised=T is None,
+            hide_fraction=self.hide_fraction,
+            hide_block=self.layout_.default_block(),
+            random_state=seed,
+        )
+        net.fit({"y": Y, "observed_mask": M}, T)
+        net.module_.n_iter = self.n_solver_iter
+        net.module_.eval()
+        self.net_ = net
+        self.history_ = net.history
+        self.n_iter_ = len(net.history)
+
+    # ------------------------------------------------------------ inference
+    def _run_batches(self, fn, *arrays):
+        out = []
+        for i in range(0, len(arrays[0]), self.batch_size):
+            batch = [torch.from_numpy(np.ascontiguousarray(a[i:i + self.batch_size]))
+                     .to(self.net_.device) for a in arrays]
+            with torch.no_grad():
+                out.append(fn(*batch).cpu().numpy())
+        return np.concatenate(out).astype(np.float64)
+
+    def _impute_samples(self, Y, M):
+        module = self.net_.module_
+        module.eval()
+        return self._run_batches(module, Y, M)
+
+    def project(self, X):
+        r"""Apply the learned prior :math:`\Phi` to complete states.
+
+        Used for the projection error (P-score) :math:`\|x - \Phi(x)\|^2` on
+        true states.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Complete states (no missing entry).
+
+        Returns
+        -------
+        X_proj : ndarray of shape (n_samples, n_features)
+            :math:`\Phi(X)` in the units of X.
+        """
+        check_is_fitted(self)
+        X, observed = self._validate_X(X, reset=False)
+        if not observed.all():
+            raise ValueError("project expects complete states; X has missing entries.")
+        prior = self.net_.module_.prior.eval()
+        Z = self._standardize(X, observed)
+        out = self._impute_standardized(
+            Z, observed, lambda Y, M: self._run_batches(prior, Y)
+        )
+        return self._destandardize(out).astype(X.dtype, copy=False)

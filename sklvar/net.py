@@ -1,0 +1,215 @@
+"""VariationalNet: the skorch training of the end-to-end model (layer 5).
+
+The loss is the paper's eq. 5; the number of solver iterations grows during
+training (curriculum); without complete true states the net trains
+self-supervised, by hiding a random part of the observed entries of each batch
+and learning to reconstruct them.
+"""
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
+
+from .utils import hide_observed
+
+__all__ = ["IterationCurriculum", "VariationalNet", "pretrain_prior"]
+
+
+class IterationCurriculum(Callback):
+    """Raise the number of solver iterations during training (paper §3.3).
+
+    The count grows linearly from ``start`` to ``stop`` over the first
+    ``ramp_fraction`` of the epochs, then stays at ``stop``; after training the
+    model is left at ``stop``. The count of each epoch is recorded in the
+    history as ``n_solver_iter``.
+
+    Parameters
+    ----------
+    start, stop : int
+        First and final number of iterations.
+    ramp_fraction : float, default=0.5
+        Fraction of the epochs over which the count grows.
+    """
+
+    def __init__(self, start, stop, ramp_fraction=0.5):
+        self.start = start
+        self.stop = stop
+        self.ramp_fraction = ramp_fraction
+
+    def n_iter_at(self, epoch, max_epochs):
+        """Number of iterations at a 0-based epoch."""
+        start = min(self.start, self.stop)
+        n_ramp = max(1, int(round(max_epochs * self.ramp_fraction)))
+        frac = min(1.0, epoch / n_ramp)
+        return int(round(start + (self.stop - start) * frac))
+
+    def on_epoch_begin(self, net, **kwargs):
+        k = self.n_iter_at(len(net.history) - 1, net.max_epochs)
+        net.module_.n_iter = k
+        net.history.record("n_solver_iter", k)
+
+    def on_train_end(self, net, **kwargs):
+        net.module_.n_iter = self.stop
+
+
+class VariationalNet(NeuralNet):
+    """skorch net training a :class:`~sklvar.model.VariationalModel`.
+
+    ``X`` is a dict ``{"y": observations, "observed_mask": bool mask}`` of
+    arrays of shape (n_samples, *sample_shape); the target is the array of
+    complete true states (supervised) or None (self-supervised).
+
+    Parameters
+    ----------
+    module : VariationalModel
+        The model (an instance).
+    loss_weights : tuple of 3 floats, default=(1.0, 0.05, 0.05)
+        :math:`(\\nu_1, \\nu_2, \\nu_3)` of eq. 5: reconstruction error, projection
+        error of the true states, projection error of the reconstruction.
+    self_supervised : bool, default=False
+        Train on observations only: hide ``hide_fraction`` of the observed
+        entries of each batch (blocks of ``hide_block``) and use the
+        reconstruction error there as :math:`\\nu_1` term. The :math:`\\nu_2`
+        term needs true states and is dropped.
+    hide_fraction : float, default=0.2
+    hide_block : tuple of int, default=(1,)
+    random_state : int, default=0
+        Seed of the hiding masks.
+    **kwargs
+        Passed to :class:`skorch.NeuralNet` (``optimizer``, ``lr``,
+        ``max_epochs``, ``batch_size``, ``device``, ``callbacks``...).
+    """
+
+    def __init__(self, module, *args, loss_weights=(1.0, 0.05, 0.05),
+                 self_supervised=False, hide_fraction=0.2, hide_block=(1,),
+                 random_state=0, criterion=torch.nn.MSELoss, **kwargs):
+        super().__init__(module, criterion, *args, **kwargs)
+        self.loss_weights = loss_weights
+        self.self_supervised = self_supervised
+        self.hide_fraction = hide_fraction
+        self.hide_block = hide_block
+        self.random_state = random_state
+
+    def initialize(self):
+        super().initialize()
+        self.hide_rng_ = np.random.RandomState(self.random_state)
+        return self
+
+    def _split_batch(self, batch, rng):
+        """Return (module inputs, target, target mask) of a batch."""
+        Xi, yi = unpack_data(batch)
+        if not self.self_supervised:
+            return Xi, yi, None
+        observed = Xi["observed_mask"].to(torch.bool)
+        hidden = torch.from_numpy(
+            hide_observed(observed.cpu().numpy(), self.hide_fraction, rng,
+                          self.hide_block)
+        )
+        inputs = {"y": Xi["y"], "observed_mask": observed & ~hidden}
+        return inputs, Xi["y"], hidden
+
+    def training_loss(self, x_hat, target, target_mask=None):
+        """Loss of eq. 5 (masked reconstruction term when self-supervised).
+
+        Parameters
+        ----------
+        x_hat : Tensor of shape (n_batch, *sample_shape)
+            Solver output.
+        target : Tensor of the same shape
+            True states (supervised) or observations (self-supervised).
+        target_mask : Tensor of bool or None
+            Where the reconstruction error is measured (the hidden entries);
+            None means everywhere.
+        """
+        nu1, nu2, nu3 = self.loss_weights
+        prior = self.module_.prior
+        target = to_tensor(target, device=self.device).to(x_hat.dtype)
+        if target_mask is None:
+            loss = nu1 * torch.mean((x_hat - target) ** 2)
+            if nu2:
+                loss = loss + nu2 * torch.mean((target - prior(target)) ** 2)
+        else:
+            m = to_tensor(target_mask, device=self.device)
+            sq = torch.where(m, (x_hat - target) ** 2, torch.zeros_like(x_hat))
+            loss = nu1 * sq.sum() / m.sum().clamp_min(1)
+        if nu3:
+            loss = loss + nu3 * torch.mean((x_hat - prior(x_hat)) ** 2)
+        return loss
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        inputs, target, target_mask = self._split_batch(batch, self.hide_rng_)
+        x_hat = self.infer(inputs, **fit_params)
+        loss = self.training_loss(x_hat, target, target_mask)
+        loss.backward()
+        return {"loss": loss, "y_pred": x_hat}
+
+    def validation_step(self, batch, **fit_params):
+        self._set_training(False)
+        rng = np.random.RandomState(self.random_state + 1)
+        inputs, target, target_mask = self._split_batch(batch, rng)
+        with torch.no_grad():
+            x_hat = self.infer(inputs, **fit_params)
+            loss = self.training_loss(x_hat, target, target_mask)
+        return {"loss": loss, "y_pred": x_hat}
+
+
+def pretrain_prior(prior, x, observed_mask=None, *, max_epochs=10, batch_size=128,
+                   lr=1e-3, device="cpu", verbose=0):
+    """Fit a prior alone on :math:`\\|x - \\Phi(x)\\|^2` (sequential learning).
+
+    Parameters
+    ----------
+    prior : Prior
+        The prior, trained in place.
+    x : Tensor of shape (n_samples, *sample_shape)
+        Training states (complete, or filled observations).
+    observed_mask : Tensor of bool or None
+        When given, the error is measured on observed entries only.
+    max_epochs, batch_size, lr : int, int, float
+        Adam settings.
+    device : str
+    verbose : int
+        Print the loss of each epoch when > 0.
+
+    Returns
+    -------
+    losses : list of float
+        Mean training loss of each epoch.
+    """
+    prior.to(device).train()
+    opt = torch.optim.Adam(prior.parameters(), lr=lr)
+    n = x.shape[0]
+    losses = []
+    for epoch in range(max_epochs):
+        perm = torch.randperm(n)
+        total = 0.0
+        for i in range(0, n, batch_size):
+            idx = perm[i:i + batch_size]
+            xb = x[idx].to(device)
+            sq = (xb - prior(xb)) ** 2
+            if observed_mask is not None:
+                mb = observed_mask[idx].to(device)
+                loss = torch.where(mb, sq, torch.zeros_like(sq)).sum() / mb.sum().clamp_min(1)
+            else:
+                loss = sq.mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss) * len(idx)
+        losses.append(total / n)
+        if verbose > 0:
+            print(f"[VariationalImputer] prior pre-training epoch {epoch + 1}: "
+                  f"loss {losses[-1]:.5f}")
+    return losses
+
+
+def model_param_groups(model, joint, lr):
+    """skorch ``optimizer__param_groups`` for a model: Phi at half the lr."""
+    if not joint:
+        return []
+    return [("cost.prior.*", {"lr": 0.5 * lr})]
+
