@@ -8,12 +8,12 @@ The estimators are imported lazily: ``import sklvar`` does not import torch.
 
 __version__ = "0.1.0"
 
-__all__ = ["VariationalImputer", "__version__"]
+__all__ = ["DictionaryImputer", "VariationalImputer", "__version__"]
 
 
 def __getattr__(name):
-    if name == "VariationalImputer":
-        from .impute import VariationalImputer
+    if name in ("VariationalImputer", "DictionaryImputer"):
+        from . import impute
 
-        return VariationalImputer
+        return getattr(impute, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,7 @@
 DictionaryImputer`` does not import torch.
 """
 
-__all__ = ["VariationalImputer"]
+__all__ = ["DictionaryImputer", "VariationalImputer"]
 
 
 def __getattr__(name):
@@ -12,4 +12,8 @@ def __getattr__(name):
         from ._variational import VariationalImputer
 
         return VariationalImputer
+    if name == "DictionaryImputer":
+        from ._dictionary import DictionaryImputer
+
+        return DictionaryImputer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

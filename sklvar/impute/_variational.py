@@ -267,7 +267,10 @@ class VariationalImputer(_BaseImputer):
     def _build_model(self):
         shape = self.layout_.shape
         prior = self._build("prior", self.prior, PRIORS, self.prior_params, shape)
-        solver = self._build("solver", self.solver, SOLVERS, self.solver_params, shape)
+        solver_params = dict(self.solver_params or {})
+        if self.solver == "lstm" and prior.periodic_axes:
+            solver_params.setdefault("periodic_axes", tuple(prior.periodic_axes))
+        solver = self._build("solver", self.solver, SOLVERS, solver_params, shape)
         cost = VariationalCost(
             prior, lambda_obs=self.lambda_obs, lambda_prior=self.lambda_prior,
             learn_lambdas=self.learn_lambdas,

@@ -16,6 +16,10 @@ class Prior(nn.Module):
 
     Attributes
     ----------
+    periodic_axes : tuple of int
+        Spatial axes (0-based among the spatial axes of the sample) on which the
+        prior is periodic (circular padding); the LSTM solver pads the same
+        axes circularly unless ``solver_params`` says otherwise.
     pretrainable : bool
         Whether the prior is trained by gradient descent on
         :math:`\|x - \Phi(x)\|^2` before the solver when ``joint=False``
@@ -24,6 +28,7 @@ class Prior(nn.Module):
     """
 
     pretrainable = True
+    periodic_axes = ()
 
     def forward(self, x):
         """Apply the operator.
