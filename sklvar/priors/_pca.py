@@ -24,7 +24,7 @@ class PCAPrior(Prior):
     n_components : int or None, default=None
         Number of components; None gives ``min(50, max(1, n_features // 2))``.
         When the training set has fewer samples, the extra components are 0.
-    n_fill_iter : int, default=5
+    n_fill_iter : int, default=10
         With gappy training data, rounds of iterative PCA imputation (fit,
         project, refill the missing entries) used by
         :meth:`initialize_from_data`.
@@ -32,7 +32,7 @@ class PCAPrior(Prior):
 
     pretrainable = False
 
-    def __init__(self, shape, *, n_components=None, n_fill_iter=5):
+    def __init__(self, shape, *, n_components=None, n_fill_iter=10):
         super().__init__()
         self.shape = tuple(shape)
         n_features = 1
