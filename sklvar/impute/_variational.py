@@ -250,12 +250,16 @@ class VariationalImputer(_BaseImputer):
             )
         check_device(self.device)
 
-    @staticmethod
-    def _build(kind, choice, table, params, shape):
+    def _build(self, kind, choice, table, params, shape):
         if not isinstance(choice, str):
             return copy.deepcopy(choice)
         cls = table[choice]
         params = dict(params or {})
+        if getattr(cls, "needs_scaling", False):
+            # physics priors work in physical units: give them the per-channel
+            # standardisation (mean, scale) fitted on the training data
+            params.setdefault("mean", self._mean.copy())
+            params.setdefault("scale", self._scale.copy())
         try:
             return cls(shape, **params)
         except TypeError as exc:
