@@ -23,9 +23,9 @@ LAYERS = {
     "net": 5,
     "impute": 6,
     "plotting": 6,
-    "cli": 7,
-    "__main__": 8,
-    "__init__": 8,
+    "__init__": 7,  # the public API (lazy re-exports of impute)
+    "cli": 8,
+    "__main__": 9,
 }
 
 
