@@ -49,6 +49,10 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     # number of samples imputed at once in transform (memory bound)
     _transform_chunk = 1024
+    # dtype of the standardised samples handed to the subclass
+    _work_dtype = np.float32
+    # advice appended to the error raised when the output is not finite
+    _divergence_hint = ""
 
     # ------------------------------------------------------------------ input
     def _validate_X(self, X, mask=None, *, reset):
@@ -148,7 +152,7 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _standardize(self, X, observed):
         Z = (self._channel_view(X) - self._mean[:, None]) / self._scale[:, None]
         Z = Z.reshape(X.shape)
-        return np.where(observed, Z, 0.0).astype(np.float32)
+        return np.where(observed, Z, 0.0).astype(self._work_dtype)
 
     def _destandardize(self, Z):
         out = self._channel_view(Z) * self._scale[:, None] + self._mean[:, None]
@@ -201,7 +205,7 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if not np.all(np.isfinite(out)):
             raise FloatingPointError(
                 f"{type(self).__name__} produced non-finite values; the model "
-                "diverged (try a smaller lr or fewer solver iterations)."
+                f"diverged.{self._divergence_hint}"
             )
         if self.keep_observed:
             out[observed] = X[observed]

@@ -183,6 +183,8 @@ class VariationalImputer(_BaseImputer):
         "initial_strategy": [StrOptions({"auto", "mean", "linear"})],
     }
 
+    _divergence_hint = " Try a smaller lr or fewer solver iterations."
+
     def __init__(
         self,
         prior="ae",
@@ -312,7 +314,10 @@ class VariationalImputer(_BaseImputer):
             )
         self._check_params()
         self.layout_ = self._resolve_layout(X.shape[1])
-        self._fit_scaling(X, observed)
+        if X_true is None:
+            self._fit_scaling(X, observed)
+        else:  # normalise by the true states (DESIGN §1), not noisy observations
+            self._fit_scaling(X_true, np.ones_like(observed))
         Y = self._samples(self._standardize(X, observed))
         M = self._samples(observed)
         T = None
