@@ -271,3 +271,14 @@ def test_cuda_matches_cpu(gappy, solver):
     out = gpu.transform(X_missing)
     assert np.isfinite(out).all()
     np.testing.assert_allclose(out, cpu.transform(X_missing), rtol=1e-2, atol=1e-2)
+
+
+def test_verbose_prints_epoch_log_and_progress(gappy, capsys):
+    _, X_missing = gappy
+    _cheap(max_epochs=2, verbose=1).fit(X_missing)
+    captured = capsys.readouterr()
+    assert "n_solver_iter" in captured.out and "train_loss" in captured.out
+    assert "it/s" in captured.err  # the progress bar
+    _cheap(max_epochs=1, verbose=0).fit(X_missing)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "it/s" not in captured.err

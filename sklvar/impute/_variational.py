@@ -6,6 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import _fit_context
+from skorch.callbacks import ProgressBar
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -113,7 +114,8 @@ class VariationalImputer(_BaseImputer):
         Seeds numpy and torch (in a forked torch RNG, so the global state is
         untouched); the same int gives the same result on CPU.
     verbose : int, default=0
-        Print skorch's per-epoch log when > 0.
+        When > 0, show a progress bar and skorch's per-epoch log (loss,
+        solver iterations, time).
 
     Attributes
     ----------
@@ -286,6 +288,15 @@ class VariationalImputer(_BaseImputer):
             init = "linear" if self.layout_.kind == "series" else "mean"
         return VariationalModel(cost, solver, n_iter=self.n_solver_iter, init=init)
 
+    def _callbacks(self):
+        callbacks = [(
+            "curriculum",
+            IterationCurriculum(self.n_solver_iter_start, self.n_solver_iter),
+        )]
+        if self.verbose > 0:  # a progress bar besides skorch's per-epoch log
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks
+
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, mask=None):
@@ -358,10 +369,7 @@ class VariationalImputer(_BaseImputer):
             verbose=self.verbose,
             iterator_train__shuffle=True,
             optimizer__param_groups=model_param_groups(model, self.joint, self.lr),
-            callbacks=[(
-                "curriculum",
-                IterationCurriculum(self.n_solver_iter_start, self.n_solver_iter),
-            )],
+            callbacks=self._callbacks(),
             loss_weights=tuple(float(w) for w in self.loss_weights),
             self_supervised=T is None,
             hide_fraction=self.hide_fraction,
