@@ -4,12 +4,12 @@ import re
 import numpy as np
 import pytest
 import torch
+from conftest import low_rank
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from conftest import low_rank
 from sklvar import VariationalImputer
 
 
@@ -282,3 +282,13 @@ def test_verbose_prints_epoch_log_and_progress(gappy, capsys):
     _cheap(max_epochs=1, verbose=0).fit(X_missing)
     captured = capsys.readouterr()
     assert captured.out == "" and "it/s" not in captured.err
+
+
+def test_non_numeric_columns_and_bad_stride_named():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"a": [1.0, np.nan, 2.0], "site": ["x", "y", "z"]})
+    with pytest.raises(ValueError, match=re.escape("non-numeric columns ['site']")):
+        _cheap().fit(df)
+    X = np.random.RandomState(0).normal(size=(50, 2))
+    with pytest.raises(ValueError, match="stride=30 is larger than window=10"):
+        _cheap(window=10, stride=30).fit(X)

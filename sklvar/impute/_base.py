@@ -58,6 +58,16 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _validate_X(self, X, mask=None, *, reset):
         """Validate X (and mask); return (X as float array, observed mask)."""
         allow_nan = _is_nan(self.missing_values)
+        dtypes = getattr(X, "dtypes", None)
+        if dtypes is not None and hasattr(dtypes, "items"):
+            bad = [str(c) for c, dt in dtypes.items()
+                   if dt.kind not in "biuf"]  # bool, int, unsigned, float
+            if bad:
+                raise ValueError(
+                    f"X has non-numeric columns {bad}; expected numeric columns "
+                    "only (encode or drop the others; missing entries as "
+                    f"missing_values={self.missing_values!r})."
+                )
         X = validate_data(
             self, X, reset=reset, dtype=FLOAT_DTYPES,
             ensure_all_finite="allow-nan" if allow_nan else True,
@@ -113,8 +123,39 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             )
         return y_arr
 
+    def _prepare_fit(self, X, y, mask):
+        """Validate the fit inputs, resolve the layout and fit the scaling.
+
+        The scaling comes from the complete true states when ``y`` holds them
+        (scores are then normalised by their variance, DESIGN §1), otherwise
+        from the observed entries of X.
+
+        Returns
+        -------
+        X, observed, X_true : ndarray, ndarray of bool, ndarray or None
+        """
+        X, observed = self._validate_X(X, mask, reset=True)
+        X_true = self._validate_y(y, X)
+        if not observed.any():
+            raise ValueError(
+                "X has no observed entry; expected at least one value that is not "
+                f"missing_values={self.missing_values!r} (or True in mask)."
+            )
+        self.layout_ = self._resolve_layout(X.shape[1])
+        if X_true is None:
+            self._fit_scaling(X, observed)
+        else:
+            self._fit_scaling(X_true, np.ones_like(observed))
+        return X, observed, X_true
+
     # ----------------------------------------------------------------- layout
     def _resolve_layout(self, n_features):
+        if self.window is not None and self.stride is not None and \
+                self.stride > self.window:
+            raise ValueError(
+                f"stride={self.stride} is larger than window={self.window}: some "
+                "time steps would be in no window; expected stride <= window."
+            )
         sample_shape = None if self.sample_shape is None else tuple(self.sample_shape)
         return resolve_layout(
             n_features, sample_shape=sample_shape, layout=self.layout,

@@ -282,15 +282,7 @@ class DictionaryImputer(_BaseImputer):
         -------
         self : DictionaryImputer
         """
-        X, observed = self._validate_X(X, mask, reset=True)
-        X_true = self._validate_y(y, X)
-        if not observed.any():
-            raise ValueError(
-                "X has no observed entry; expected at least one value that is not "
-                f"missing_values={self.missing_values!r} (or True in mask)."
-            )
-        self.layout_ = self._resolve_layout(X.shape[1])
-        self._fit_scaling(X, observed)
+        X, observed, X_true = self._prepare_fit(X, y, mask)
         n_sample_features = self.layout_.size
         Y = self._flat(self._samples(self._standardize(X, observed)))
         M = self._flat(self._samples(observed))

@@ -6,13 +6,18 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import _fit_context
-from skorch.callbacks import ProgressBar
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import ProgressBar
 
 from ..energy import VariationalCost
 from ..model import VariationalModel
-from ..net import IterationCurriculum, VariationalNet, model_param_groups, pretrain_prior
+from ..net import (
+    IterationCurriculum,
+    VariationalNet,
+    model_param_groups,
+    pretrain_prior,
+)
 from ..priors import PRIORS, Prior
 from ..solvers import SOLVERS, Solver
 from ..utils._torch import check_device, seed_from_random_state
@@ -39,12 +44,23 @@ class VariationalImputer(_BaseImputer):
 
     Parameters
     ----------
-    prior : {"ae", "pca"} or Prior, default="ae"
+    prior : {"ae", "pca", "cnn", "lorenz63", "lorenz96", "bilinear_ode"} or Prior, \
+            default="ae"
         The operator :math:`\Phi`:
 
         - ``"pca"``: projection on principal components fitted on the training
           data (:class:`~sklvar.priors.PCAPrior`);
         - ``"ae"``: dense auto-encoder (:class:`~sklvar.priors.AutoEncoderPrior`);
+        - ``"cnn"``: two-scale bilinear CNN of the paper's eq. 3, 1-D along
+          time for series, 2-D for images
+          (:class:`~sklvar.priors.TwoScaleCNNPrior`);
+        - ``"lorenz63"``, ``"lorenz96"``: one RK4 step of the known ODE with
+          learnable coefficients, in physical units (the estimator passes its
+          standardisation) (:class:`~sklvar.priors.Lorenz63Prior`,
+          :class:`~sklvar.priors.Lorenz96Prior`);
+        - ``"bilinear_ode"``: a learnable bilinear vector field integrated by
+          RK4, for any multivariate series
+          (:class:`~sklvar.priors.BilinearODEPrior`);
         - a :class:`~sklvar.priors.Prior` instance (copied at fit).
     solver : {"lstm", "gd", "fixed_point"} or Solver, default="lstm"
         The solver :math:`\Gamma`:
@@ -316,19 +332,8 @@ class VariationalImputer(_BaseImputer):
         -------
         self : VariationalImputer
         """
-        X, observed = self._validate_X(X, mask, reset=True)
-        X_true = self._validate_y(y, X)
-        if not observed.any():
-            raise ValueError(
-                "X has no observed entry; expected at least one value that is not "
-                f"missing_values={self.missing_values!r} (or True in mask)."
-            )
         self._check_params()
-        self.layout_ = self._resolve_layout(X.shape[1])
-        if X_true is None:
-            self._fit_scaling(X, observed)
-        else:  # normalise by the true states (DESIGN §1), not noisy observations
-            self._fit_scaling(X_true, np.ones_like(observed))
+        X, observed, X_true = self._prepare_fit(X, y, mask)
         Y = self._samples(self._standardize(X, observed))
         M = self._samples(observed)
         T = None

@@ -107,7 +107,21 @@ class LSTMSolver(Solver):
     The LSTM cell is convolutional along the sample's spatial axes (kernel 3),
     dense for plain vectors; :math:`\mathcal{H}` is a bias-free linear map (a
     1x1 convolution) from the hidden channels to the state channels; the state
-    starts at zero; :math:`\alpha = 1/\mathrm{RMS}(\nabla U(x^{(0)}))`.
+    starts at zero.
+
+    Two departures from the authors' code, both measured on Lorenz-63 with
+    the RK4 prior (error on the missing entries 29.5 with the reference
+    choices, against 2.33 for linear interpolation and 1.17 with both
+    changes):
+
+    - :math:`\mathcal{H}` starts at zero (``zero_init_output=True``), so the
+      untrained solver returns its initial state instead of random updates;
+    - :math:`\alpha_k = \min(\alpha_{k-1}, 1/\mathrm{RMS}(\nabla U(x^{(k)})))`
+      (``alpha_update="min"``): the paper's :math:`\alpha` computed at
+      :math:`x^{(0)}` whenever the gradient shrinks, but never blown up when the
+      gradient grows after the first step (the initial gradient can be 15-40x
+      smaller than the next one, which saturates the LSTM).
+      ``alpha_update="once"`` gives the reference behaviour.
 
     Parameters
     ----------
@@ -125,13 +139,24 @@ class LSTMSolver(Solver):
         Gradient normalisation, see :func:`gradient_scale`.
     periodic_axes : tuple of int, default=()
         Spatial axes with circular padding.
+    zero_init_output : bool, default=True
+        Start :math:`\mathcal{H}` at zero (False: PyTorch's default init).
+    alpha_update : {"min", "once"}, default="min"
+        How the normalisation :math:`\alpha` evolves over the iterations.
     """
 
     def __init__(self, shape, *, hidden_per_channel=5, max_hidden=512, kernel_size=3,
-                 normalization="sample", periodic_axes=()):
+                 normalization="sample", periodic_axes=(), zero_init_output=True,
+                 alpha_update="min"):
         super().__init__()
         shape = tuple(shape)
         self.normalization = check_normalization(normalization)
+        if alpha_update not in ("min", "once"):
+            raise ValueError(
+                "solver_params['alpha_update'] must be 'min' or 'once', got "
+                f"{alpha_update!r}."
+            )
+        self.alpha_update = alpha_update
         n_channels, spatial_ndim = shape[0], len(shape) - 1
         if int(hidden_per_channel) < 1:
             raise ValueError(
@@ -150,6 +175,8 @@ class LSTMSolver(Solver):
         else:
             conv = nn.Conv1d if spatial_ndim == 1 else nn.Conv2d
             self.output = conv(hidden, n_channels, 1, bias=False)
+        if zero_init_output:
+            nn.init.zeros_(self.output.weight)
 
     def forward(self, cost, x0, y, observed_mask, n_iter, callback=None):
         create_graph = self.unrolled()
@@ -162,6 +189,10 @@ class LSTMSolver(Solver):
                 with self.update_context():
                     if alpha is None:
                         alpha = gradient_scale(grad, self.normalization)
+                    elif self.alpha_update == "min":
+                        alpha = torch.minimum(
+                            alpha, gradient_scale(grad, self.normalization)
+                        )
                     state = self.cell(alpha * grad, state)
                     x = x - self.output(state[0])
                 if not create_graph:

@@ -13,7 +13,19 @@ def window_starts(n_timesteps, window, stride):
     Returns
     -------
     starts : ndarray of int
+
+    Raises
+    ------
+    ValueError
+        If ``stride > window``: the windows would leave steps uncovered, and
+        those steps would come back from the stitching without a value.
     """
+    if stride > window:
+        raise ValueError(
+            f"stride={stride} must be <= window={window}: with a larger stride "
+            "the windows leave time steps uncovered. Use a stride between 1 and "
+            "the window length (None gives window // 2)."
+        )
     if n_timesteps <= window:
         return np.zeros(1, dtype=int)
     starts = np.arange(0, n_timesteps - window + 1, stride)

@@ -1,0 +1,288 @@
+r"""Two-scale bilinear CNN prior (paper eq. 3, "2S-CNN")."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._base import Prior
+
+# Layer sizes of the authors' three 2S-CNNs (REFERENCE.md §5c-5e). Parameter
+# counts: lorenz63 with 3 channels 15,300; lorenz96 on (1, 40, L) 52,150;
+# mnist on (1, 28, 28) 155,900.
+_PRESETS = {
+    "lorenz63": dict(n_hidden=60, n_channels=30, kernel_size=11, hr_kernel_size=1,
+                     pool_size=4, shared_output=False),
+    "lorenz96": dict(n_hidden=50, n_channels=50, kernel_size=11, hr_kernel_size=1,
+                     pool_size=(1, 4), shared_output=True),
+    "mnist": dict(n_hidden=100, n_channels=50, kernel_size=11, hr_kernel_size=3,
+                  pool_size=4, shared_output=False),
+}
+_PRESET_NAMES = ("auto",) + tuple(_PRESETS)
+
+
+def _pad_index(n, before, after, circular, device):
+    """Indices that pad an axis of size ``n`` (circularly or by replication)."""
+    idx = torch.arange(-before, n + after, device=device)
+    return idx % n if circular else idx.clamp(0, n - 1)
+
+
+def _index_pad(z, axis, before, after, circular):
+    """Pad ``z`` along ``axis``; works for pads larger than the axis."""
+    if before == 0 and after == 0:
+        return z
+    idx = _pad_index(z.shape[axis], before, after, circular, z.device)
+    return z.index_select(axis, idx)
+
+
+class _SameConv(nn.Module):
+    """Bias-free 2-D convolution with "same" output size.
+
+    Zero padding on ordinary axes, circular padding on the periodic ones
+    (``periodic`` holds the tensor axes 2 and/or 3).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, periodic):
+        super().__init__()
+        self.kernel_size = tuple(kernel_size)
+        self.periodic = tuple(periodic)
+        zero_pad = tuple(
+            0 if axis in self.periodic else k // 2
+            for axis, k in zip((2, 3), self.kernel_size)
+        )
+        self.conv = nn.Conv2d(in_channels, out_channels, self.kernel_size,
+                              padding=zero_pad, bias=False)
+
+    def forward(self, z):
+        for axis, k in zip((2, 3), self.kernel_size):
+            if axis in self.periodic and k > 1:
+                z = _index_pad(z, axis, k // 2, k // 2, circular=True)
+        return self.conv(z)
+
+
+class _Bilinear(nn.Module):
+    r"""Bilinear block :math:`z \mapsto [A z, (B z) \odot (C z)]`.
+
+    A, B and C are bias-free convolutions from ``channels`` to ``channels``,
+    run as one fused convolution (same parameters, one kernel call); the
+    output has ``2 * channels`` channels.
+    """
+
+    def __init__(self, channels, kernel_size, periodic):
+        super().__init__()
+        self.abc = _SameConv(channels, 3 * channels, kernel_size, periodic)
+
+    def forward(self, z):
+        a, b, c = self.abc(z).chunk(3, dim=1)
+        return torch.cat([a, b * c], dim=1)
+
+
+def _pair(value, name, spatial_ndim):
+    """Per-axis sizes of the internal 2-D layout (series use (1, L))."""
+    if isinstance(value, int):
+        sizes = (1, value) if spatial_ndim == 1 else (value, value)
+    else:
+        sizes = tuple(int(v) for v in value)
+        if spatial_ndim == 1 and len(sizes) == 1:
+            sizes = (1,) + sizes
+        if len(sizes) != 2 or (spatial_ndim == 1 and sizes[0] != 1):
+            expected = "an int" if spatial_ndim == 1 else "an int or a pair of ints"
+            raise ValueError(
+                f"prior_params[{name!r}] must be {expected} for a "
+                f"{'series' if spatial_ndim == 1 else 'image'} sample, got {value!r}."
+            )
+    if any(s < 1 for s in sizes):
+        raise ValueError(f"prior_params[{name!r}] must be positive, got {value!r}.")
+    return sizes
+
+
+class TwoScaleCNNPrior(Prior):
+    r"""Two-scale bilinear CNN :math:`\Phi(x) = Up(\Phi_1(Dw(x))) + \Phi_2(x)`.
+
+    The paper's eq. 3: a low-resolution branch :math:`\Phi_1` on the average
+    pooled state :math:`Dw(x)`, brought back by a strided transposed
+    convolution :math:`Up`, plus a full-resolution branch :math:`\Phi_2`. Each
+    branch is
+
+    ``conv(k) -> ReLU -> conv -> bilinear block -> conv``
+
+    where the bilinear block maps :math:`z` to
+    :math:`[A(z), B(z) \odot C(z)]` (A, B, C convolutions, Fablet et al. 2018).
+    All convolutions are bias-free. Series (sample shape ``(C, L)``) use 1-D
+    convolutions along time, images (``(C, H, W)``) 2-D convolutions.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Sample shape, channels first: ``(C, L)`` (series) or ``(C, H, W)``
+        (image). Plain vectors are rejected.
+    preset : {"auto", "lorenz63", "lorenz96", "mnist"}, default="auto"
+        Default layer sizes, those of the authors' networks
+        (REFERENCE.md §5c-5e); every size below that is None comes from it:
+
+        - ``"lorenz63"``: ``n_hidden=60, n_channels=30, kernel_size=11,
+          hr_kernel_size=1, pool_size=4, shared_output=False`` (15,300
+          parameters for 3 channels);
+        - ``"lorenz96"``: ``n_hidden=50, n_channels=50, kernel_size=11,
+          hr_kernel_size=1, pool_size=(1, 4), shared_output=True`` (52,150
+          parameters for ``(1, 40, L)``; pooling along time only);
+        - ``"mnist"``: ``n_hidden=100, n_channels=50, kernel_size=11,
+          hr_kernel_size=3, pool_size=4, shared_output=False`` (155,900
+          parameters for ``(1, 28, 28)``);
+        - ``"auto"``: ``"lorenz63"`` for series, ``"lorenz96"`` for images
+          with ``periodic_axes``, ``"mnist"`` for other images.
+    n_hidden : int or None, default=None
+        Output channels of the first convolution of each branch (followed by
+        a ReLU).
+    n_channels : int or None, default=None
+        Channels of the bilinear blocks (their output has twice as many).
+    kernel_size : int or pair of int or None, default=None
+        Kernel of the first convolution of each branch (odd); an int is used
+        along every spatial axis.
+    hr_kernel_size : int or None, default=None
+        Kernel of the other convolutions of the full-resolution branch (odd);
+        those of the low-resolution branch are 1x1.
+    pool_size : int or pair of int or None, default=None
+        Down-sampling factor of :math:`Dw` (average pooling) and of :math:`Up`
+        (a transposed convolution with kernel = stride = ``pool_size``). An int
+        pools along time for series and along both axes for images. An axis
+        whose length is not a multiple of the factor is padded (by replication,
+        circularly on periodic axes) before pooling and cropped after
+        :math:`Up`, so any sample size works.
+    shared_output : bool or None, default=None
+        False: each branch ends with a convolution to the state channels and
+        the two are added. True: each branch ends with ``n_channels`` channels
+        and a 1x1 convolution maps their sum to the state channels (the
+        authors' Lorenz-96 network).
+    periodic_axes : tuple of int, default=()
+        Spatial axes (0-based among the sample's spatial axes) with circular
+        padding, e.g. ``(0,)`` for the component axis of Lorenz-96 stored as
+        an image ``(1, 40, L)``. The LSTM solver pads the same axes
+        circularly.
+    channels_last : bool, default=False
+        Run the convolutions in channels-last memory format. Series always
+        run as ``(B, C, 1, L)`` images through 2-D convolutions. A single
+        1x1 convolution is about 2x faster in channels-last on CPU
+        (PERFORMANCE.md), but for this whole network (forward, vector-Jacobian
+        product and second-order backward) it measured 10-20 % slower on a
+        2-core CPU (memory-format conversions around ReLU, chunk and cat), so
+        it is off by default. Numerically the same network.
+
+    Notes
+    -----
+    The network can represent the identity, so pre-training it alone on
+    :math:`\|x - \Phi(x)\|^2` (``joint=False``) may learn a meaningless
+    prior (paper, footnote 5); train it jointly with the solver.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklvar.priors import TwoScaleCNNPrior
+    >>> prior = TwoScaleCNNPrior((3, 200))  # the authors' Lorenz-63 network
+    >>> sum(p.numel() for p in prior.parameters())
+    15300
+    >>> prior(torch.zeros(2, 3, 37)).shape  # any length
+    torch.Size([2, 3, 37])
+    """
+
+    def __init__(self, shape, *, preset="auto", n_hidden=None, n_channels=None,
+                 kernel_size=None, hr_kernel_size=None, pool_size=None,
+                 shared_output=None, periodic_axes=(), channels_last=False):
+        super().__init__()
+        self.shape = tuple(int(s) for s in shape)
+        if len(self.shape) not in (2, 3):
+            raise ValueError(
+                "prior='cnn' needs a series (C, L) or image (C, H, W) sample; got "
+                f"sample shape {self.shape}. Set sample_shape (and layout) or window."
+            )
+        spatial_ndim = len(self.shape) - 1
+        self.periodic_axes = tuple(int(a) for a in periodic_axes)
+        if any(not 0 <= a < spatial_ndim for a in self.periodic_axes):
+            raise ValueError(
+                f"prior_params['periodic_axes'] must index the {spatial_ndim} spatial "
+                f"axes of a sample of shape {self.shape}, got {periodic_axes!r}."
+            )
+        if preset not in _PRESET_NAMES:
+            raise ValueError(
+                f"prior_params['preset'] must be one of {_PRESET_NAMES}, got "
+                f"{preset!r}."
+            )
+        if preset == "auto":
+            if spatial_ndim == 1:
+                preset = "lorenz63"
+            else:
+                preset = "lorenz96" if self.periodic_axes else "mnist"
+        self.preset = preset
+        given = dict(n_hidden=n_hidden, n_channels=n_channels, kernel_size=kernel_size,
+                     hr_kernel_size=hr_kernel_size, pool_size=pool_size,
+                     shared_output=shared_output)
+        cfg = {k: (_PRESETS[preset][k] if v is None else v) for k, v in given.items()}
+        for name in ("n_hidden", "n_channels"):
+            if int(cfg[name]) < 1:
+                raise ValueError(
+                    f"prior_params[{name!r}] must be a positive int, got {cfg[name]!r}."
+                )
+        kernel = _pair(cfg["kernel_size"], "kernel_size", spatial_ndim)
+        hr_kernel = _pair(cfg["hr_kernel_size"], "hr_kernel_size", spatial_ndim)
+        if any(k % 2 == 0 for k in kernel + hr_kernel):
+            raise ValueError(
+                "prior_params['kernel_size'] and ['hr_kernel_size'] must be odd, got "
+                f"{cfg['kernel_size']!r} and {cfg['hr_kernel_size']!r}."
+            )
+        self.pool_size = _pair(cfg["pool_size"], "pool_size", spatial_ndim)
+        self.shared_output = bool(cfg["shared_output"])
+        self.channels_last = bool(channels_last)
+        self.n_hidden, self.n_channels = int(cfg["n_hidden"]), int(cfg["n_channels"])
+        self.kernel_size, self.hr_kernel_size = kernel, hr_kernel
+        # tensor axes (of the internal (B, C, H, W) layout) that are periodic
+        offset = 3 if spatial_ndim == 1 else 2
+        self._periodic = tuple(offset + a for a in self.periodic_axes)
+
+        c, h, f = self.shape[0], self.n_hidden, self.n_channels
+        per = self._periodic
+        out = f if self.shared_output else c
+        one = (1, 1)
+        self.low = nn.Sequential(
+            _SameConv(c, h, kernel, per), nn.ReLU(),
+            _SameConv(h, f, one, per),
+            _Bilinear(f, one, per),
+            _SameConv(2 * f, f, one, per),
+        )
+        self.up = nn.ConvTranspose2d(f, out, self.pool_size, stride=self.pool_size,
+                                     bias=False)
+        self.high = nn.Sequential(
+            _SameConv(c, h, kernel, per), nn.ReLU(),
+            _SameConv(h, f, hr_kernel, per),
+            _Bilinear(f, hr_kernel, per),
+            _SameConv(2 * f, out, hr_kernel, per),
+        )
+        self.output = (
+            nn.Conv2d(f, c, 1, bias=False) if self.shared_output else nn.Identity()
+        )
+
+    def _down(self, z):
+        """Pad to a multiple of the pooling factor, then average-pool."""
+        for axis, p in zip((2, 3), self.pool_size):
+            extra = -z.shape[axis] % p
+            if extra:
+                z = _index_pad(z, axis, 0, extra, circular=axis in self._periodic)
+        return F.avg_pool2d(z, self.pool_size)
+
+    def forward(self, x):
+        """Apply :math:`\\Phi`.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n_batch, C, L) or (n_batch, C, H, W)
+            States (the prior's sample shape).
+
+        Returns
+        -------
+        phi : Tensor of the same shape
+        """
+        z = x.unsqueeze(2) if x.dim() == 3 else x
+        if self.channels_last:
+            z = z.contiguous(memory_format=torch.channels_last)
+        height, width = z.shape[2:]
+        low = self.up(self.low(self._down(z)))[:, :, :height, :width]
+        out = self.output(low + self.high(z))
+        return out.reshape(x.shape)
