@@ -158,6 +158,7 @@ class VariationalCost(nn.Module):
         )
         if vjp is None:
             vjp = torch.zeros_like(x)
-        grad_obs = (2.0 * self.lambda_obs) * torch.where(observed_mask, x - y, 0.0) / n_obs
+        obs_residual = torch.where(observed_mask, x - y, 0.0)
+        grad_obs = (2.0 * self.lambda_obs) * obs_residual / n_obs
         grad_prior = (2.0 * self.lambda_prior / n_entries) * (residual - vjp)
         return (grad_obs + grad_prior).reshape(shape), phi

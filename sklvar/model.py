@@ -68,7 +68,9 @@ class VariationalModel(nn.Module):
     def __init__(self, cost, solver, *, n_iter=10, init="mean"):
         super().__init__()
         if not isinstance(cost, VariationalCost):
-            raise TypeError(f"cost must be a VariationalCost, got {type(cost).__name__}.")
+            raise TypeError(
+                f"cost must be a VariationalCost, got {type(cost).__name__}."
+            )
         if not isinstance(solver, Solver):
             raise TypeError(f"solver must be a Solver, got {type(solver).__name__}.")
         if init not in _INITS:

@@ -193,7 +193,8 @@ def pretrain_prior(prior, x, observed_mask=None, *, max_epochs=10, batch_size=12
             sq = (xb - prior(xb)) ** 2
             if observed_mask is not None:
                 mb = observed_mask[idx].to(device)
-                loss = torch.where(mb, sq, torch.zeros_like(sq)).sum() / mb.sum().clamp_min(1)
+                sq = torch.where(mb, sq, torch.zeros_like(sq))
+                loss = sq.sum() / mb.sum().clamp_min(1)
             else:
                 loss = sq.mean()
             opt.zero_grad()

@@ -12,7 +12,8 @@ def _pca_cost(n_features=6, k=2, lambda_obs=0.7, lambda_prior=1.3, seed=0):
     data = torch.randn(40, k, dtype=torch.float64) @ torch.randn(k, n_features,
                                                                  dtype=torch.float64)
     prior.initialize_from_data(data + 0.1 * torch.randn_like(data))
-    return VariationalCost(prior, lambda_obs=lambda_obs, lambda_prior=lambda_prior).double()
+    cost = VariationalCost(prior, lambda_obs=lambda_obs, lambda_prior=lambda_prior)
+    return cost.double()
 
 
 def _problem(n=5, d=6, seed=1):

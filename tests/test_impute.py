@@ -164,7 +164,8 @@ def test_pandas_output_keeps_columns_and_index(gappy):
     pd = pytest.importorskip("pandas")
     _, X_missing = gappy
     df = pd.DataFrame(X_missing, columns=[f"c{i}" for i in range(X_missing.shape[1])],
-                      index=pd.date_range("2024-01-01", periods=len(X_missing), freq="h"))
+                      index=pd.date_range("2024-01-01", periods=len(X_missing),
+                                          freq="h"))
     imp = _cheap().set_output(transform="pandas")
     out = imp.fit_transform(df)
     assert list(out.columns) == list(df.columns)
@@ -213,7 +214,8 @@ BAD_PARAMS = [
     ({"n_solver_iter": 0}, "'n_solver_iter' parameter of VariationalImputer must be"
                            " an int in the range [1, inf). Got 0"),
     ({"loss_weights": (1.0, -1.0, 0.0)}, "loss_weights must be 3 finite"),
-    ({"prior_params": {"n_layers": 3}}, "prior_params={'n_layers': 3} are not accepted"),
+    ({"prior_params": {"n_layers": 3}},
+     "prior_params={'n_layers': 3} are not accepted"),
     ({"sample_shape": (3, 3)}, "sample_shape=(3, 3) holds 9 entries but X has 8"),
     ({"device": "cuda:0"} if not torch.cuda.is_available() else {"device": "bogus"},
      "device="),

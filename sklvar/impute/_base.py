@@ -288,7 +288,8 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             block = (1, max(1, self.window // 10))
             return hide_observed(obs, self.hide_fraction, rng, block)[0].T
         obs = observed.reshape((observed.shape[0],) + self.layout_.shape)
-        hidden = hide_observed(obs, self.hide_fraction, rng, self.layout_.default_block())
+        block = self.layout_.default_block()
+        hidden = hide_observed(obs, self.hide_fraction, rng, block)
         return hidden.reshape(observed.shape)
 
     def score(self, X, y=None, *, mask=None):

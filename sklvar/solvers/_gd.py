@@ -31,7 +31,8 @@ class GradientDescentSolver(Solver):
         See :func:`gradient_scale`.
     """
 
-    def __init__(self, shape=None, *, step=0.1, learn_step=True, normalization="sample"):
+    def __init__(self, shape=None, *, step=0.1, learn_step=True,
+                 normalization="sample"):
         super().__init__()
         if not step > 0:
             raise ValueError(f"solver_params['step'] must be > 0, got {step!r}.")

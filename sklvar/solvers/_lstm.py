@@ -101,7 +101,8 @@ class LSTMSolver(Solver):
 
     .. math::
 
-        h^{(k+1)}, c^{(k+1)} = \mathrm{LSTM}(\alpha \nabla U(x^{(k)}), h^{(k)}, c^{(k)}),
+        h^{(k+1)}, c^{(k+1)} = \mathrm{LSTM}(\alpha \nabla U(x^{(k)}),
+                                            h^{(k)}, c^{(k)}),
         \qquad x^{(k+1)} = x^{(k)} - \mathcal{H}(h^{(k+1)})
 
     The LSTM cell is convolutional along the sample's spatial axes (kernel 3),
