@@ -186,15 +186,18 @@ def test_transform_memory_is_bounded_for_a_long_series():
     O(T x D) arrays of transform (input copy, standardised copy, stitching
     sums: 4.8 MB each in float64) but not for the model's activations on the
     whole series, which the same script measures (~480 MB with the default
-    2S-CNN) to show that the bound means something.
+    2S-CNN) to show that the bound means something. Measured windowed peaks:
+    27-29 MB on a quiet machine, once 179 MB in a full run on a loaded one
+    (allocator arenas), hence a bound of 250 MB, still half the whole-series
+    figure.
     """
     result = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     mem = json.loads(result.stdout.strip().splitlines()[-1])
     assert mem["finite"]
-    assert mem["windowed"] < 120, mem
-    assert mem["whole"] > 120, mem
+    assert mem["windowed"] < 250, mem
+    assert mem["whole"] > 250, mem
 
 
 # ------------------------------------------------------------------ pandas

@@ -44,8 +44,7 @@ class VariationalImputer(_BaseImputer):
 
     Parameters
     ----------
-    prior : {"ae", "pca", "cnn", "lorenz63", "lorenz96", "bilinear_ode"} or Prior, \
-            default="ae"
+    prior : str or Prior, default="ae"
         The operator :math:`\Phi`:
 
         - ``"pca"``: projection on principal components fitted on the training
