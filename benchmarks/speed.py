@@ -1,0 +1,202 @@
+"""Speed and memory of sklvar's training and imputation (issue 7).
+
+Run by hand, on a quiet machine::
+
+    python benchmarks/speed.py            # writes benchmarks/SPEED.md
+    python benchmarks/speed.py --quick    # fewer repetitions, smaller series
+
+Each throughput is the median of ``--repeats`` timed repetitions after one
+warm-up, measured with ``torch.set_num_threads(t)`` for t = 1 and 2, all in one
+run so that the ratios are comparable. Training throughput is that of the real
+training step (``VariationalNet.train_step``: unrolled solver, second-order
+backward, Adam step) on one batch of supervised windows.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+CONFIGS = {
+    # name: (estimator params, sample shape, batch size)
+    "lorenz63 cnn+lstm K=10": (dict(prior="cnn", solver="lstm", n_solver_iter=10,
+                                    sample_shape=(3, 200), layout="series"),
+                               (3, 200), 128),
+    "lorenz63 cnn+lstm K=20": (dict(prior="cnn", solver="lstm", n_solver_iter=20,
+                                    sample_shape=(3, 200), layout="series"),
+                               (3, 200), 128),
+    "lorenz96 cnn(2-D)+lstm K=10": (dict(prior="cnn", solver="lstm", n_solver_iter=10,
+                                         sample_shape=(40, 200), layout="image",
+                                         prior_params={"periodic_axes": (0,)}),
+                                    (40, 200), 32),
+    "mnist cnn+lstm K=10": (dict(prior="cnn", solver="lstm", n_solver_iter=10,
+                                 sample_shape=(28, 28)), (28, 28), 128),
+}
+
+
+def _build(params, shape, batch, seed=0):
+    """A fitted imputer (0 epochs) and one training batch."""
+    import torch
+
+    from sklvar import VariationalImputer
+
+    rng = np.random.RandomState(seed)
+    n_features = int(np.prod(shape))
+    X_true = rng.normal(size=(batch, n_features))
+    X = X_true.copy()
+    X[rng.uniform(size=X.shape) < 0.8] = np.nan
+    imp = VariationalImputer(max_epochs=0, batch_size=batch, random_state=seed,
+                             **params).fit(X, X_true)
+    net = imp.net_
+    Y = imp._samples(imp._standardize(X, ~np.isnan(X)))
+    M = imp._samples(~np.isnan(X))
+    T = imp._samples(imp._standardize(X_true, np.ones_like(M).reshape(X.shape)))
+    batch_data = ({"y": torch.from_numpy(Y), "observed_mask": torch.from_numpy(M)},
+                  torch.from_numpy(T.astype(np.float32)))
+    return imp, net, batch_data, X
+
+
+def _median_time(fn, repeats):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_training(threads, repeats, names):
+    import torch
+
+    torch.set_num_threads(threads)
+    rows = []
+    for name in names:
+        params, shape, batch = CONFIGS[name]
+        imp, net, data, X = _build(params, shape, batch)
+        net.module_.n_iter = params["n_solver_iter"]
+        t_train = _median_time(lambda: net.train_step(data), repeats)
+        t_inf = _median_time(lambda: imp.transform(X), repeats)
+        rows.append((name, threads, batch, batch / t_train, batch / t_inf))
+        print(f"{name}, {threads} thread(s): training {batch / t_train:.1f}/s, "
+              f"transform {batch / t_inf:.1f}/s", flush=True)
+    return rows
+
+
+def bench_series_transform(threads, repeats, n_rows):
+    import torch
+
+    from sklvar import VariationalImputer
+
+    torch.set_num_threads(threads)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(4000, 3)).cumsum(0)
+    X[rng.uniform(size=X.shape) < 0.5] = np.nan
+    imp = VariationalImputer(prior="cnn", solver="lstm", window=200, n_solver_iter=10,
+                             max_epochs=0, random_state=0).fit(X)
+    X_long = np.tile(X, (n_rows // len(X) + 1, 1))[:n_rows]
+    t = _median_time(lambda: imp.transform(X_long), repeats)
+    return n_rows / t
+
+
+_MEMORY_SCRIPT = """
+import resource, sys, time, numpy as np, torch
+torch.set_num_threads(2)
+from sklvar import VariationalImputer
+rng = np.random.RandomState(0)
+X = rng.normal(size=(4000, 3)).cumsum(0); X[rng.uniform(size=X.shape) < 0.5] = np.nan
+imp = VariationalImputer(prior="cnn", solver="lstm", window=200, n_solver_iter=10,
+                         max_epochs=0, random_state=0).fit(X)
+X_long = np.tile(X, (250, 1))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+out = imp.transform(X_long)
+elapsed = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(elapsed, before / 1024, peak / 1024, X_long.nbytes / 2**20)
+"""
+
+
+def bench_memory():
+    out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT], capture_output=True,
+                         text=True, check=True).stdout.split()
+    elapsed, before, peak, data_mb = map(float, out)
+    return elapsed, before, peak, data_mb
+
+
+def _versions():
+    import sklearn
+    import skorch
+    import torch
+
+    import sklvar
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+            "skorch": skorch.__version__, "sklvar": sklvar.__version__}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", default="",
+                        help="run only the configurations whose name contains this")
+    parser.add_argument("--threads", default="1,2", help="comma-separated counts")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__),
+                                                      "SPEED.md"))
+    args = parser.parse_args(argv)
+    repeats = 2 if args.quick else args.repeats
+    n_rows = 20_000 if args.quick else 200_000
+    rows, series = [], {}
+    names = [n for n in CONFIGS if args.only in n]
+    for threads in (int(t) for t in args.threads.split(",")):
+        rows += bench_training(threads, repeats, names)
+        series[threads] = bench_series_transform(threads, repeats, n_rows)
+        print(f"series transform, {threads} thread(s): {series[threads]:,.0f} rows/s",
+              flush=True)
+    mem = None if args.quick else bench_memory()
+    cpu = platform.processor() or platform.machine()
+    lines = [
+        "# sklvar speed (benchmarks/speed.py)",
+        "",
+        f"Command: `python benchmarks/speed.py {' '.join(sys.argv[1:])}`, "
+        f"{time.strftime('%Y-%m-%d %H:%M')} UTC.",
+        f"Machine: {platform.platform()}, {cpu}, {os.cpu_count()} CPUs; "
+        f"load average at the end {os.getloadavg()[0]:.2f}.",
+        f"Versions: {json.dumps(_versions())}. Seed 0. Medians of {repeats} "
+        "repetitions after a warm-up; float32; windows of 200 steps.",
+        "",
+        "## Training and inference throughput (windows or images per second)",
+        "",
+        "| configuration | threads | batch | training | transform |",
+        "|---|---|---|---|---|",
+    ]
+    for name, threads, batch, train, inf in rows:
+        lines.append(f"| {name} | {threads} | {batch} | {train:.1f} | {inf:.1f} |")
+    lines += ["", "## Long series through `window=200` (3 variables, 10 iterations)",
+              "", "| threads | rows per second |", "|---|---|"]
+    for threads, rate in series.items():
+        lines.append(f"| {threads} | {rate:,.0f} |")
+    if mem is not None:
+        elapsed, before, peak, data_mb = mem
+        lines += ["", "## 1,000,000 x 3 series, 2 threads", "",
+                  f"transform {elapsed:.1f} s; peak RSS {peak:.0f} MB "
+                  f"(before transform {before:.0f} MB; the input array is "
+                  f"{data_mb:.0f} MB)."]
+    text = "\n".join(lines) + "\n"
+    with open(args.out, "w") as fh:
+        fh.write(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
