@@ -15,7 +15,9 @@ from skorch.utils import to_tensor
 
 from .utils import hide_observed
 
-__all__ = ["IterationCurriculum", "VariationalNet", "pretrain_prior"]
+__all__ = [
+    "IterationCurriculum", "VariationalNet", "pretrain_prior", "prior_param_groups"
+]
 
 
 class IterationCurriculum(Callback):
@@ -208,8 +210,8 @@ def pretrain_prior(prior, x, observed_mask=None, *, max_epochs=10, batch_size=12
     return losses
 
 
-def model_param_groups(model, joint, lr):
-    """skorch ``optimizer__param_groups`` for a model: Phi at half the lr."""
+def prior_param_groups(joint, lr):
+    """skorch ``optimizer__param_groups``: Phi at half the lr when joint (§3.3)."""
     if not joint:
         return []
     return [("cost.prior.*", {"lr": 0.5 * lr})]

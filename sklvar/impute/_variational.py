@@ -15,8 +15,8 @@ from ..model import VariationalModel
 from ..net import (
     IterationCurriculum,
     VariationalNet,
-    model_param_groups,
     pretrain_prior,
+    prior_param_groups,
 )
 from ..priors import PRIORS, Prior
 from ..solvers import SOLVERS, Solver
@@ -372,7 +372,7 @@ class VariationalImputer(_BaseImputer):
             train_split=None,
             verbose=self.verbose,
             iterator_train__shuffle=True,
-            optimizer__param_groups=model_param_groups(model, self.joint, self.lr),
+            optimizer__param_groups=prior_param_groups(self.joint, self.lr),
             callbacks=self._callbacks(),
             loss_weights=tuple(float(w) for w in self.loss_weights),
             self_supervised=T is None,
