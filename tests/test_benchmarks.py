@@ -1,0 +1,154 @@
+"""Smoke tests of benchmarks/paper.py (the reproduction of the paper's tables).
+
+The default test runs a tiny Lorenz-63 version of the quick mode end to end
+(every row of Table 2, the baselines, RESULTS.md and the figures) on one
+thread in well under a minute. The full quick runs are marked slow.
+"""
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER_PY = ROOT / "benchmarks" / "paper.py"
+
+
+@pytest.fixture(scope="module")
+def paper():
+    spec = importlib.util.spec_from_file_location("benchmarks_paper", PAPER_PY)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+# A tiny Lorenz-63 configuration: short run, few windows, one epoch, a 2x1 grid.
+TINY_L63 = {
+    "n_train": 16, "n_test": 8, "n_steps": 3000,
+    "train_range": (0, 2000), "test_range": (2000, 3000),
+    "batch_size": 8,
+    "fsgd": {"ratios": [1.0, 10.0], "steps": [0.3], "n_iter": 30, "n_val": 8},
+    "rows": {"RK4-LSTM": {"max_epochs": 1, "n_iter": (2, 3)},
+             "2S-CNN-LSTM joint": {"max_epochs": 1, "n_iter": (2, 3)}},
+    "iterative": {"max_iter": 2, "n_nearest_features": 5},
+    "knn_neighbors": 3,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(paper, tmp_path_factory):
+    pytest.importorskip("matplotlib")
+    out = tmp_path_factory.mktemp("bench")
+    summary = paper.run_benchmark("lorenz63", quick=True, out_dir=out, threads=1,
+                                  seed=0, overrides=TINY_L63, verbose=0)
+    return out, summary
+
+
+def _records(results_md):
+    match = re.search(r"<!-- sklvar-benchmark-data\n(.*?)\n-->", results_md, re.S)
+    assert match, "RESULTS.md lacks its data block"
+    return json.loads(match.group(1))
+
+
+def test_tiny_lorenz63_writes_every_row(tiny_run, paper):
+    out, summary = tiny_run
+    text = (out / "RESULTS.md").read_text()
+    assert "quick mode — not the paper-scale run" in text
+    assert "Table 2 — Lorenz-63" in summary
+    rec = _records(text)["lorenz63"]
+    keys = [r["key"] for r in rec["rows"]]
+    assert keys == ["RK4-FSGD", "RK4-LSTM", "2S-CNN-LSTM joint", "linear interpolation",
+                    "KNNImputer", "IterativeImputer"]
+    for r in rec["rows"]:
+        for metric in ("R", "I", "R_paper", "I_paper"):
+            assert np.isfinite(r[metric]) and r[metric] >= 0, (r["key"], metric)
+        assert r["fit_s"] >= 0 and r["predict_s"] >= 0
+        # a Phi exists exactly for the variational rows
+        assert (r["P"] is not None) == (r["kind"] in ("variational", "fsgd"))
+    # the paper's normaliser (E[x^2]) is larger than the variance for L63
+    assert all(r["R_paper"] < r["R"] for r in rec["rows"])
+    # machine, versions and seed are recorded
+    assert rec["seed"] == 0 and rec["machine"]["cpu_count"] >= 1
+    assert set(rec["machine"]["versions"]) == {"torch", "scikit-learn", "numpy",
+                                               "skorch", "sklvar"}
+    assert rec["checks"], "the paper's orderings are checked"
+
+
+def test_tiny_lorenz63_figures(tiny_run):
+    out, _ = tiny_run
+    pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert pngs == ["fig1_energy_lorenz63.png", "fig3_error_pdf_lorenz63.png",
+                    "fig_lorenz63_window.png"]
+    for name in pngs:
+        data = (out / "figures" / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert len(data) < 300_000
+
+
+def test_results_sections_are_merged(paper, tmp_path):
+    """Each benchmark rewrites its own section of RESULTS.md and keeps the others."""
+    machine = {"platform": "p", "processor": "x", "cpu_count": 2, "torch_threads": 1,
+               "python": "3", "versions": {"torch": "t"}}
+    row = dict(key="RK4-LSTM", model="L63-RK4", joint="No", solver="LSTM-S",
+               kind="variational", note="", R=0.1, I=0.2, P=1e-9, R_paper=0.08,
+               I_paper=0.1, P_paper=1e-9, fit_s=1.0, predict_s=0.1, n_train=4)
+    rec = dict(mode="quick", seed=0, command="c", date="d", machine=machine, data="x",
+               config={}, rows=[row], checks=[], figures=[], figure_errors=[],
+               total_s=1.0)
+    path = tmp_path / "RESULTS.md"
+    paper.update_results(path, "lorenz63", rec)
+    paper.update_results(path, "lorenz96", dict(rec, mode="full"))
+    paper.update_results(path, "lorenz63", dict(rec, seed=3))
+    text = path.read_text()
+    records = _records(text)
+    assert set(records) == {"lorenz63", "lorenz96"}
+    assert records["lorenz63"]["seed"] == 3
+    assert text.index("Lorenz-63") < text.index("Lorenz-96")
+    assert "quick mode — not the paper-scale run** (lorenz63)" in text
+
+
+def test_configs_and_cli(paper):
+    assert set(paper.CONFIGS) == set(paper.BENCHMARKS)
+    for name in paper.BENCHMARKS:
+        for quick in (False, True):
+            cfg = paper.get_config(name, quick)
+            assert set(cfg["rows"]) <= set(paper.PAPER[name])
+    cfg = paper.get_config("mnist", True, {"n_train": 10, "fsgd": {"n_iter": 5}})
+    assert cfg["n_train"] == 10 and cfg["fsgd"]["n_iter"] == 5
+    assert cfg["fsgd"]["steps"] == paper.CONFIGS["mnist"]["quick"]["fsgd"]["steps"]
+    with pytest.raises(ValueError, match="unknown benchmark"):
+        paper.get_config("cifar")
+    with pytest.raises(SystemExit):
+        paper.main(["cifar"])
+
+
+def test_mnist_path_is_never_downloaded(paper, monkeypatch, tmp_path):
+    monkeypatch.setenv("SKLVAR_MNIST", str(tmp_path))
+    assert paper.mnist_path() == tmp_path
+    assert paper.mnist_path(tmp_path / "x") == tmp_path  # missing folder: next one
+    monkeypatch.delenv("SKLVAR_MNIST")
+    monkeypatch.setattr(paper, "REPO_ROOT", tmp_path / "nowhere" / "repo")
+    with pytest.raises(FileNotFoundError, match="Nothing is downloaded"):
+        paper.mnist_path()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["lorenz63", "lorenz96", "mnist"])
+def test_quick_mode(paper, tmp_path, name):
+    """The documented ``--quick`` runs (minutes each)."""
+    pytest.importorskip("matplotlib")
+    if name == "mnist":
+        try:
+            paper.mnist_path()
+        except FileNotFoundError:
+            pytest.skip("MNIST files not available")
+    paper.run_benchmark(name, quick=True, out_dir=tmp_path, verbose=0)
+    rec = _records((tmp_path / "RESULTS.md").read_text())[name]
+    assert all(np.isfinite(r["R"]) for r in rec["rows"])
+    assert not rec["figure_errors"]
