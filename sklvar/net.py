@@ -202,7 +202,7 @@ def pretrain_prior(prior, x, observed_mask=None, *, max_epochs=10, batch_size=12
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         losses.append(total / n)
         if verbose > 0:
             print(f"[VariationalImputer] prior pre-training epoch {epoch + 1}: "

@@ -30,12 +30,17 @@ def paper():
 
 # A tiny Lorenz-63 configuration: short run, few windows, one epoch, a 2x1 grid.
 TINY_L63 = {
-    "n_train": 16, "n_test": 8, "n_steps": 3000,
-    "train_range": (0, 2000), "test_range": (2000, 3000),
+    "n_train": 16,
+    "n_test": 8,
+    "n_steps": 3000,
+    "train_range": (0, 2000),
+    "test_range": (2000, 3000),
     "batch_size": 8,
     "fsgd": {"ratios": [1.0, 10.0], "steps": [0.3], "n_iter": 30, "n_val": 8},
-    "rows": {"RK4-LSTM": {"max_epochs": 1, "n_iter": (2, 3)},
-             "2S-CNN-LSTM joint": {"max_epochs": 1, "n_iter": (2, 3)}},
+    "rows": {
+        "RK4-LSTM": {"max_epochs": 1, "n_iter": (2, 3)},
+        "2S-CNN-LSTM joint": {"max_epochs": 1, "n_iter": (2, 3)},
+    },
     "iterative": {"max_iter": 2, "n_nearest_features": 5},
     "knn_neighbors": 3,
 }
@@ -45,8 +50,15 @@ TINY_L63 = {
 def tiny_run(paper, tmp_path_factory):
     pytest.importorskip("matplotlib")
     out = tmp_path_factory.mktemp("bench")
-    summary = paper.run_benchmark("lorenz63", quick=True, out_dir=out, threads=1,
-                                  seed=0, overrides=TINY_L63, verbose=0)
+    summary = paper.run_benchmark(
+        "lorenz63",
+        quick=True,
+        out_dir=out,
+        threads=1,
+        seed=0,
+        overrides=TINY_L63,
+        verbose=0,
+    )
     return out, summary
 
 
@@ -63,8 +75,14 @@ def test_tiny_lorenz63_writes_every_row(tiny_run, paper):
     assert "Table 2 — Lorenz-63" in summary
     rec = _records(text)["lorenz63"]
     keys = [r["key"] for r in rec["rows"]]
-    assert keys == ["RK4-FSGD", "RK4-LSTM", "2S-CNN-LSTM joint", "linear interpolation",
-                    "KNNImputer", "IterativeImputer"]
+    assert keys == [
+        "RK4-FSGD",
+        "RK4-LSTM",
+        "2S-CNN-LSTM joint",
+        "linear interpolation",
+        "KNNImputer",
+        "IterativeImputer",
+    ]
     for r in rec["rows"]:
         for metric in ("R", "I", "R_paper", "I_paper"):
             assert np.isfinite(r[metric]) and r[metric] >= 0, (r["key"], metric)
@@ -75,16 +93,24 @@ def test_tiny_lorenz63_writes_every_row(tiny_run, paper):
     assert all(r["R_paper"] < r["R"] for r in rec["rows"])
     # machine, versions and seed are recorded
     assert rec["seed"] == 0 and rec["machine"]["cpu_count"] >= 1
-    assert set(rec["machine"]["versions"]) == {"torch", "scikit-learn", "numpy",
-                                               "skorch", "sklvar"}
+    assert set(rec["machine"]["versions"]) == {
+        "torch",
+        "scikit-learn",
+        "numpy",
+        "skorch",
+        "sklvar",
+    }
     assert rec["checks"], "the paper's orderings are checked"
 
 
 def test_tiny_lorenz63_figures(tiny_run):
     out, _ = tiny_run
     pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
-    assert pngs == ["fig1_energy_lorenz63.png", "fig3_error_pdf_lorenz63.png",
-                    "fig_lorenz63_window.png"]
+    assert pngs == [
+        "fig1_energy_lorenz63.png",
+        "fig3_error_pdf_lorenz63.png",
+        "fig_lorenz63_window.png",
+    ]
     for name in pngs:
         data = (out / "figures" / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -93,14 +119,45 @@ def test_tiny_lorenz63_figures(tiny_run):
 
 def test_results_sections_are_merged(paper, tmp_path):
     """Each benchmark rewrites its own section of RESULTS.md and keeps the others."""
-    machine = {"platform": "p", "processor": "x", "cpu_count": 2, "torch_threads": 1,
-               "python": "3", "versions": {"torch": "t"}}
-    row = dict(key="RK4-LSTM", model="L63-RK4", joint="No", solver="LSTM-S",
-               kind="variational", note="", R=0.1, I=0.2, P=1e-9, R_paper=0.08,
-               I_paper=0.1, P_paper=1e-9, fit_s=1.0, predict_s=0.1, n_train=4)
-    rec = dict(mode="quick", seed=0, command="c", date="d", machine=machine, data="x",
-               config={}, rows=[row], checks=[], figures=[], figure_errors=[],
-               total_s=1.0)
+    machine = {
+        "platform": "p",
+        "processor": "x",
+        "cpu_count": 2,
+        "torch_threads": 1,
+        "python": "3",
+        "versions": {"torch": "t"},
+    }
+    row = dict(
+        key="RK4-LSTM",
+        model="L63-RK4",
+        joint="No",
+        solver="LSTM-S",
+        kind="variational",
+        note="",
+        R=0.1,
+        I=0.2,
+        P=1e-9,
+        R_paper=0.08,
+        I_paper=0.1,
+        P_paper=1e-9,
+        fit_s=1.0,
+        predict_s=0.1,
+        n_train=4,
+    )
+    rec = dict(
+        mode="quick",
+        seed=0,
+        command="c",
+        date="d",
+        machine=machine,
+        data="x",
+        config={},
+        rows=[row],
+        checks=[],
+        figures=[],
+        figure_errors=[],
+        total_s=1.0,
+    )
     path = tmp_path / "RESULTS.md"
     paper.update_results(path, "lorenz63", rec)
     paper.update_results(path, "lorenz96", dict(rec, mode="full"))
