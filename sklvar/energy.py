@@ -12,6 +12,7 @@ its batch. The authors' code pools both means over the whole mini-batch
 (REFERENCE.md §2); per-sample means give the same minimiser per sample.
 """
 
+import contextlib
 import math
 
 import torch
@@ -126,12 +127,13 @@ class VariationalCost(nn.Module):
         The observation term's gradient is written in closed form; the prior
         term's is :math:`2 \lambda_{prior} (r - J_\Phi(x)^\top r) / N` with
         :math:`r = x - \Phi(x)`, one vector-Jacobian product through
-        :math:`\Phi` by automatic differentiation.
+        :math:`\Phi` (:meth:`Prior.forward_vjp`: written by hand for the
+        PCA and 2S-CNN priors, by automatic differentiation otherwise).
 
         Parameters
         ----------
         x : Tensor of shape (n_batch, *sample_shape)
-            State. If it does not require grad, a detached copy that does is used.
+            State.
         y, observed_mask : Tensor
             As in :meth:`forward`.
         create_graph : bool, default=False
@@ -143,21 +145,17 @@ class VariationalCost(nn.Module):
         grad : Tensor of the same shape as ``x``
         phi : Tensor of the same shape, :math:`\Phi(x)`
         """
-        if not x.requires_grad:
-            x = x.detach().requires_grad_(True)
         shape = x.shape
         n_entries = x[0].numel()
         observed_mask = observed_mask.to(torch.bool)
         n_obs = self._per_sample(observed_mask).sum(1).clamp_min(1).to(x.dtype)
         n_obs = n_obs.reshape((-1,) + (1,) * (x.dim() - 1))
-        phi = self.prior(x)
-        residual = x - phi
-        (vjp,) = torch.autograd.grad(
-            phi, x, grad_outputs=residual, create_graph=create_graph,
-            allow_unused=True,
-        )
-        if vjp is None:
-            vjp = torch.zeros_like(x)
+        # A hand-written VJP needs no graph at all when none is to be kept.
+        no_graph = self.prior.explicit_vjp and not create_graph
+        with torch.no_grad() if no_graph else contextlib.nullcontext():
+            phi, vjp_fn = self.prior.forward_vjp(x, create_graph=create_graph)
+            residual = x - phi
+            vjp = vjp_fn(residual)
         obs_residual = torch.where(observed_mask, x - y, 0.0)
         grad_obs = (2.0 * self.lambda_obs) * obs_residual / n_obs
         grad_prior = (2.0 * self.lambda_prior / n_entries) * (residual - vjp)

@@ -1,14 +1,20 @@
 """Base class of the prior operators Phi."""
 
+import torch
 from torch import nn
 
 
 class Prior(nn.Module):
     r"""Base class of a prior operator :math:`\Phi`, same shape in and out.
 
-    The variational cost only uses :meth:`forward`; it computes
-    :math:`\|x - \Phi(x)\|^2` and its gradient by automatic differentiation, so
-    a new prior only has to implement ``forward``.
+    The variational cost uses :meth:`forward` and :meth:`forward_vjp`
+    (:math:`\Phi(x)` and the vector-Jacobian product
+    :math:`v \mapsto J_\Phi(x)^\top v` that the gradient of
+    :math:`\|x - \Phi(x)\|^2` needs). The default :meth:`forward_vjp`
+    differentiates :meth:`forward` by autograd, so a new prior only has to
+    implement ``forward``; a prior that writes its vector-Jacobian product by
+    hand (``explicit_vjp = True``) makes training first-order (no double
+    backward) and lets inference run without any graph.
 
     Subclasses take the sample shape (channels first, see
     :class:`sklvar.utils.SampleLayout`) as first argument, then keyword-only
@@ -25,10 +31,15 @@ class Prior(nn.Module):
         :math:`\|x - \Phi(x)\|^2` before the solver when ``joint=False``
         (sequential learning). Priors with a closed-form fit (PCA) set it to
         False and do their fit in :meth:`initialize_from_data`.
+    explicit_vjp : bool
+        Whether :meth:`forward_vjp` is written with plain tensor operations
+        (no ``torch.autograd.grad``), so that it also runs under
+        ``torch.no_grad()``.
     """
 
     pretrainable = True
     periodic_axes = ()
+    explicit_vjp = False
 
     def forward(self, x):
         """Apply the operator.
@@ -43,6 +54,43 @@ class Prior(nn.Module):
         phi : Tensor of the same shape
         """
         raise NotImplementedError
+
+    def forward_vjp(self, x, *, create_graph=False):
+        r""":math:`\Phi(x)` and the map :math:`v \mapsto J_\Phi(x)^\top v`.
+
+        The default evaluates :meth:`forward` and differentiates it by
+        autograd; subclasses with ``explicit_vjp = True`` override it with
+        tensor operations only.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n_batch, *sample_shape)
+            States.
+        create_graph : bool, default=False
+            Keep the graph of the product, so that it can be differentiated
+            again (training through the solver). Explicit implementations
+            ignore it: their result is differentiable whenever autograd is on.
+
+        Returns
+        -------
+        phi : Tensor of the same shape
+            :math:`\Phi(x)`.
+        vjp : callable
+            ``vjp(v)`` returns :math:`J_\Phi(x)^\top v`, a Tensor of the shape
+            of ``x``; call it once.
+        """
+        if not x.requires_grad:
+            x = x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            phi = self(x)
+
+        def vjp(v):
+            (g,) = torch.autograd.grad(
+                phi, x, grad_outputs=v, create_graph=create_graph, allow_unused=True
+            )
+            return torch.zeros_like(x) if g is None else g
+
+        return phi, vjp
 
     def initialize_from_data(self, x, observed_mask=None):
         """Data-dependent initialisation; the default does nothing.

@@ -52,27 +52,52 @@ class _SameConv(nn.Module):
         self.conv = nn.Conv2d(in_channels, out_channels, self.kernel_size,
                               padding=zero_pad, bias=False)
 
-    def forward(self, z):
+    def _circular_pad(self, z):
         for axis, k in zip((2, 3), self.kernel_size):
             if axis in self.periodic and k > 1:
                 z = _index_pad(z, axis, k // 2, k // 2, circular=True)
-        return self.conv(z)
+        return z
+
+    def forward(self, z, weight=None):
+        """Apply the convolution (or one with ``weight``, e.g. a slice of it)."""
+        weight = self.conv.weight if weight is None else weight
+        return F.conv2d(self._circular_pad(z), weight, padding=self.conv.padding)
+
+    def adjoint(self, g, weight=None):
+        """Apply the transposed (adjoint) operator to ``g``.
+
+        The adjoint of a stride-1 "same" correlation with an odd kernel (zero
+        or circular padding) is the same correlation with the kernel flipped
+        and its channel axes swapped.
+        """
+        weight = self.conv.weight if weight is None else weight
+        return self(g, weight.transpose(0, 1).flip((2, 3)))
 
 
 class _Bilinear(nn.Module):
     r"""Bilinear block :math:`z \mapsto [A z, (B z) \odot (C z)]`.
 
     A, B and C are bias-free convolutions from ``channels`` to ``channels``,
-    run as one fused convolution (same parameters, one kernel call); the
+    stored as one convolution ``abc`` with ``3 * channels`` outputs; the
     output has ``2 * channels`` channels.
     """
 
     def __init__(self, channels, kernel_size, periodic):
         super().__init__()
+        self.channels = channels
         self.abc = _SameConv(channels, 3 * channels, kernel_size, periodic)
 
+    def parts(self, z):
+        """``(A z, B z, C z)``, each computed by its own convolution.
+
+        Three convolutions instead of one and a split: in channels-last memory
+        the channel slices of a fused output are strided, and the products and
+        concatenations on them cost more than the convolutions saved.
+        """
+        return tuple(self.abc(z, w) for w in self.abc.conv.weight.chunk(3, dim=0))
+
     def forward(self, z):
-        a, b, c = self.abc(z).chunk(3, dim=1)
+        a, b, c = self.parts(z)
         return torch.cat([a, b * c], dim=1)
 
 
@@ -158,14 +183,16 @@ class TwoScaleCNNPrior(Prior):
         padding, e.g. ``(0,)`` for the component axis of Lorenz-96 stored as
         an image ``(1, 40, L)``. The LSTM solver pads the same axes
         circularly.
-    channels_last : bool, default=False
-        Run the convolutions in channels-last memory format. Series always
-        run as ``(B, C, 1, L)`` images through 2-D convolutions. A single
-        1x1 convolution is about 2x faster in channels-last on CPU
-        (PERFORMANCE.md), but for this whole network (forward, vector-Jacobian
-        product and second-order backward) it measured 10-20 % slower on a
-        2-core CPU (memory-format conversions around ReLU, chunk and cat), so
-        it is off by default. Numerically the same network.
+    channels_last : bool or "auto", default="auto"
+        Run the convolutions in channels-last memory format; ``"auto"`` is
+        True for series and False for images. Series always run as
+        ``(B, C, 1, L)`` images through 2-D convolutions, where oneDNN's
+        channels-last kernels are much faster on CPU: with the hand-written
+        vector-Jacobian product and the split bilinear block, Lorenz-63
+        training went from 40 to 57 windows/s (1 thread, batch 128, 10
+        solver iterations, ``benchmarks/SPEED.md``). On images (1 input
+        channel, 11x11 kernels) it measured the same either way. Numerically
+        the same network.
 
     Notes
     -----
@@ -184,9 +211,11 @@ class TwoScaleCNNPrior(Prior):
     torch.Size([2, 3, 37])
     """
 
+    explicit_vjp = True
+
     def __init__(self, shape, *, preset="auto", n_hidden=None, n_channels=None,
                  kernel_size=None, hr_kernel_size=None, pool_size=None,
-                 shared_output=None, periodic_axes=(), channels_last=False):
+                 shared_output=None, periodic_axes=(), channels_last="auto"):
         super().__init__()
         self.shape = tuple(int(s) for s in shape)
         if len(self.shape) not in (2, 3):
@@ -230,7 +259,14 @@ class TwoScaleCNNPrior(Prior):
             )
         self.pool_size = _pair(cfg["pool_size"], "pool_size", spatial_ndim)
         self.shared_output = bool(cfg["shared_output"])
-        self.channels_last = bool(channels_last)
+        if channels_last not in ("auto", True, False):
+            raise ValueError(
+                "prior_params['channels_last'] must be True, False or 'auto', got "
+                f"{channels_last!r}."
+            )
+        self.channels_last = (
+            spatial_ndim == 1 if channels_last == "auto" else bool(channels_last)
+        )
         self.n_hidden, self.n_channels = int(cfg["n_hidden"]), int(cfg["n_channels"])
         self.kernel_size, self.hr_kernel_size = kernel, hr_kernel
         # tensor axes (of the internal (B, C, H, W) layout) that are periodic
@@ -267,6 +303,67 @@ class TwoScaleCNNPrior(Prior):
                 z = _index_pad(z, axis, 0, extra, circular=axis in self._periodic)
         return F.avg_pool2d(z, self.pool_size)
 
+    def _down_adjoint(self, g, size):
+        """Adjoint of :meth:`_down` for inputs of spatial size ``size``."""
+        ph, pw = self.pool_size
+        g = g.repeat_interleave(ph, 2).repeat_interleave(pw, 3) / (ph * pw)
+        for axis, p, n in zip((2, 3), self.pool_size, size):
+            extra = -n % p
+            if extra:
+                idx = _pad_index(n, 0, extra, axis in self._periodic, g.device)
+                shape = list(g.shape)
+                shape[axis] = n
+                g = g.new_zeros(shape).index_add(axis, idx, g)
+        return g
+
+    @staticmethod
+    def _branch(branch, z, keep=False):
+        r"""Run a branch; with ``keep``, also what its adjoint needs.
+
+        The last convolution, on :math:`[a, b \odot c]`, runs as two
+        convolutions on ``a`` and ``b * c`` (its weight split by input
+        channel) and a sum: no concatenation (see :meth:`_Bilinear.parts`).
+        """
+        conv1, _, conv2, bilinear, conv3 = branch
+        pre = conv1(z)
+        a, b, c = bilinear.parts(conv2(F.relu(pre)))
+        w_a, w_bc = conv3.conv.weight.chunk(2, dim=1)
+        out = conv3(a, w_a) + conv3(b * c, w_bc)
+        return out, ((pre, b, c) if keep else None)
+
+    @staticmethod
+    def _branch_adjoint(branch, saved, g):
+        """Vector-Jacobian product of a branch, from what :meth:`_branch` kept."""
+        conv1, _, conv2, bilinear, conv3 = branch
+        pre, b, c = saved
+        w_a, w_bc = conv3.conv.weight.chunk(2, dim=1)
+        g_a = conv3.adjoint(g, w_a)
+        g_bc = conv3.adjoint(g, w_bc)
+        w_a, w_b, w_c = bilinear.abc.conv.weight.chunk(3, dim=0)
+        g = (bilinear.abc.adjoint(g_a, w_a) + bilinear.abc.adjoint(g_bc * c, w_b)
+             + bilinear.abc.adjoint(g_bc * b, w_c))
+        g = conv2.adjoint(g)
+        # ReLU's derivative, with the kernel autograd uses for it (fast in
+        # channels-last memory, and differentiable again)
+        g = torch.ops.aten.threshold_backward(g, pre, 0.0)
+        return conv1.adjoint(g)
+
+    def _as_image(self, x):
+        z = x.unsqueeze(2) if x.dim() == 3 else x
+        if self.channels_last:
+            z = z.contiguous(memory_format=torch.channels_last)
+        return z
+
+    def _phi(self, x, keep):
+        z = self._as_image(x)
+        height, width = z.shape[2:]
+        d = self._down(z)
+        low, saved_low = self._branch(self.low, d, keep)
+        low = self.up(low)[:, :, :height, :width]
+        high, saved_high = self._branch(self.high, z, keep)
+        out = self.output(low + high).reshape(x.shape)
+        return out, (saved_low, saved_high, d.shape[2:], (height, width))
+
     def forward(self, x):
         """Apply :math:`\\Phi`.
 
@@ -279,10 +376,28 @@ class TwoScaleCNNPrior(Prior):
         -------
         phi : Tensor of the same shape
         """
-        z = x.unsqueeze(2) if x.dim() == 3 else x
-        if self.channels_last:
-            z = z.contiguous(memory_format=torch.channels_last)
-        height, width = z.shape[2:]
-        low = self.up(self.low(self._down(z)))[:, :, :height, :width]
-        out = self.output(low + self.high(z))
-        return out.reshape(x.shape)
+        return self._phi(x, keep=False)[0]
+
+    def forward_vjp(self, x, *, create_graph=False):
+        r""":math:`\Phi(x)` and its vector-Jacobian product, written by hand.
+
+        The product runs the transposed convolutions of both branches (no
+        ``torch.autograd.grad``), so differentiating it during training is a
+        first-order backward. See :meth:`Prior.forward_vjp`.
+        """
+        phi, (saved_low, saved_high, pooled, size) = self._phi(x, keep=True)
+
+        def vjp(v):
+            g = self._as_image(v)
+            if self.shared_output:
+                g = F.conv2d(g, self.output.weight.transpose(0, 1))
+            g_high = self._branch_adjoint(self.high, saved_high, g)
+            # Up is cropped to ``size``: its adjoint zero-pads back, then the
+            # transposed convolution's adjoint is a strided convolution.
+            full = [n * p for n, p in zip(pooled, self.pool_size)]
+            g = F.pad(g, (0, full[1] - size[1], 0, full[0] - size[0]))
+            g = F.conv2d(g, self.up.weight, stride=self.pool_size)
+            g = self._branch_adjoint(self.low, saved_low, g)
+            return (g_high + self._down_adjoint(g, size)).reshape(x.shape)
+
+        return phi, vjp

@@ -31,6 +31,7 @@ class PCAPrior(Prior):
     """
 
     pretrainable = False
+    explicit_vjp = True
 
     def __init__(self, shape, *, n_components=None, n_fill_iter=10):
         super().__init__()
@@ -59,6 +60,15 @@ class PCAPrior(Prior):
         code = (flat - self.mean_encoder) @ self.encoder.T
         out = code @ self.decoder + self.mean_decoder
         return out.reshape(x.shape)
+
+    def forward_vjp(self, x, *, create_graph=False):
+        phi = self(x)
+
+        def vjp(v):
+            flat = v.reshape(v.shape[0], -1)
+            return ((flat @ self.decoder.T) @ self.encoder).reshape(x.shape)
+
+        return phi, vjp
 
     @torch.no_grad()
     def initialize_from_data(self, x, observed_mask=None):
