@@ -90,7 +90,8 @@ def test_torch_free_modules():
     code = (
         "import sys, sklvar, sklvar.utils, sklvar.impute._base;"
         "import importlib.util as u;"
-        "[__import__(m) for m in ('sklvar.datasets', 'sklvar.metrics') if u.find_spec(m)];"
+        "[__import__(m) for m in ('sklvar.datasets', 'sklvar.metrics')"
+        " if u.find_spec(m)];"
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -11,6 +11,8 @@ from sklvar.priors import (
     BilinearODEPrior,
     Lorenz63Prior,
     Lorenz96Prior,
+    PCAPrior,
+    Prior,
     TwoScaleCNNPrior,
 )
 from sklvar.utils import rk4_step
@@ -246,11 +248,67 @@ def test_cnn_periodic_axis_is_circular():
 
 def test_cnn_channels_last_same_function():
     torch.manual_seed(0)
-    a = TwoScaleCNNPrior((3, 21), n_hidden=6, n_channels=4)
+    a = TwoScaleCNNPrior((3, 21), n_hidden=6, n_channels=4, channels_last=False)
     b = TwoScaleCNNPrior((3, 21), n_hidden=6, n_channels=4, channels_last=True)
     b.load_state_dict(a.state_dict())
     x = torch.randn(2, 3, 21)
     assert torch.allclose(a(x), b(x), atol=1e-5)
+
+
+def _autograd_vjp(prior, x, v, create_graph):
+    return Prior.forward_vjp(prior, x, create_graph=create_graph)[1](v)
+
+
+@pytest.mark.parametrize(
+    "shape, params",
+    [
+        ((3, 37), {}),  # series, length not a multiple of the pooling factor
+        ((3, 200), {"channels_last": False}),
+        ((1, 40, 50), {"periodic_axes": (0,), "n_hidden": 6, "n_channels": 5}),
+        ((1, 28, 28), {"n_hidden": 8, "n_channels": 6}),  # hr_kernel_size 3
+        ((2, 13, 18), {"n_hidden": 5, "n_channels": 4, "periodic_axes": (1,),
+                       "pool_size": (3, 4), "shared_output": True}),
+        ((2, 13, 18), {"n_hidden": 5, "n_channels": 4, "periodic_axes": (0, 1),
+                       "hr_kernel_size": 3, "kernel_size": (3, 5)}),
+    ],
+)
+def test_cnn_hand_written_vjp_matches_autograd(shape, params):
+    """forward_vjp (transposed convolutions) = autograd's VJP, and so are
+    their derivatives (the first-order training graph = the double backward)."""
+    torch.manual_seed(0)
+    prior = TwoScaleCNNPrior(shape, **params).double()
+    assert prior.explicit_vjp
+    for p in prior.parameters():
+        p.data.normal_(0, 0.3)  # no zero weights: every path matters
+    x = torch.randn(3, *shape, dtype=torch.float64, requires_grad=True)
+    v = torch.randn(3, *shape, dtype=torch.float64)
+    phi, vjp = prior.forward_vjp(x)
+    torch.testing.assert_close(phi, prior(x))
+    g = vjp(v)
+    g_ref = _autograd_vjp(prior, x, v, create_graph=True)
+    torch.testing.assert_close(g, g_ref, rtol=1e-10, atol=1e-10)
+    w = torch.randn_like(g)
+    inputs = [x] + list(prior.parameters())
+    d = torch.autograd.grad((g * w).sum(), inputs)
+    d_ref = torch.autograd.grad((g_ref * w).sum(), inputs)
+    for a, b in zip(d, d_ref):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+    # without a graph (inference): same numbers
+    with torch.no_grad():
+        phi2, vjp2 = prior.forward_vjp(x.detach())
+        torch.testing.assert_close(vjp2(v), g_ref.detach())
+
+
+def test_pca_hand_written_vjp_matches_autograd():
+    torch.manual_seed(0)
+    prior = PCAPrior((12,), n_components=4).double()
+    for p in prior.parameters():
+        p.data.normal_()
+    x = torch.randn(5, 12, dtype=torch.float64)
+    v = torch.randn(5, 12, dtype=torch.float64)
+    assert prior.explicit_vjp
+    torch.testing.assert_close(prior.forward_vjp(x)[1](v),
+                               _autograd_vjp(prior, x, v, create_graph=False))
 
 
 def test_cnn_errors():
@@ -264,3 +322,5 @@ def test_cnn_errors():
         TwoScaleCNNPrior((3, 10), preset="big")
     with pytest.raises(ValueError, match="pool_size"):
         TwoScaleCNNPrior((3, 10), pool_size=(2, 2))
+    with pytest.raises(ValueError, match="channels_last"):
+        TwoScaleCNNPrior((3, 10), channels_last="yes")

@@ -92,7 +92,8 @@ def test_gradient_scale_floor_keeps_converged_samples_finite():
 
 
 def test_gd_step_is_learnable_and_validated():
-    assert any(n == "step" for n, _ in GradientDescentSolver(step=0.2).named_parameters())
+    names = [n for n, _ in GradientDescentSolver(step=0.2).named_parameters()]
+    assert "step" in names
     with pytest.raises(ValueError, match="step"):
         GradientDescentSolver(step=-1)
 
