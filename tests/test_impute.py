@@ -147,6 +147,23 @@ def test_transform_of_one_row_equals_batch(fitted_lstm, gappy):
                                    full[i:i + 1], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("layout, shape", [("series", (3, 24)), ("image", (12, 12))])
+def test_cnn_transform_of_one_sample_equals_batch(layout, shape):
+    # the optimised 2S-CNN path (hand-written VJP, channels-last convolutions,
+    # no graph at inference) keeps every sample independent of its batch
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20, int(np.prod(shape))))
+    X[rng.uniform(size=X.shape) < 0.4] = np.nan
+    imp = VariationalImputer(prior="cnn", solver="lstm", sample_shape=shape,
+                             layout=layout, max_epochs=1, batch_size=8,
+                             n_solver_iter=3, random_state=0,
+                             prior_params={"n_hidden": 6, "n_channels": 4}).fit(X)
+    full = imp.transform(X)
+    for i in (0, 13):
+        np.testing.assert_allclose(imp.transform(X[i:i + 1]), full[i:i + 1],
+                                   rtol=1e-4, atol=1e-5)
+
+
 def test_pipeline_and_grid_search_without_labels(gappy):
     _, X_missing = gappy
     pipe = Pipeline([("scale", StandardScaler()), ("impute", _cheap())])
