@@ -164,6 +164,30 @@ def test_cnn_transform_of_one_sample_equals_batch(layout, shape):
                                    rtol=1e-4, atol=1e-5)
 
 
+def test_user_callbacks_run_and_are_copied(gappy):
+    from skorch.callbacks import Callback, LRScheduler
+
+    class Count(Callback):
+        def initialize(self):
+            self.epochs = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs += 1
+
+    _, X_missing = gappy
+    counter = Count()
+    sched = ("lr", LRScheduler("StepLR", step_size=1, gamma=0.5))
+    imp = _cheap(max_epochs=3, callbacks=[counter, sched]).fit(X_missing)
+    user = [cb for name, cb in imp.net_.callbacks_ if isinstance(cb, Count)]
+    assert len(user) == 1 and user[0].epochs == 3
+    assert not hasattr(counter, "epochs")  # the parameter itself is not touched
+    for group in imp.net_.optimizer_.param_groups:  # halved after each epoch
+        assert np.isclose(group["lr"], group["initial_lr"] * 0.5**3)
+    with pytest.raises(ValueError, match="callbacks must hold skorch callbacks"):
+        _cheap(callbacks=["print"]).fit(X_missing)
+
+
 def test_pipeline_and_grid_search_without_labels(gappy):
     _, X_missing = gappy
     pipe = Pipeline([("scale", StandardScaler()), ("impute", _cheap())])

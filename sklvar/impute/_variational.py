@@ -8,7 +8,7 @@ import torch
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import ProgressBar
+from skorch.callbacks import Callback, ProgressBar
 
 from ..energy import VariationalCost
 from ..model import VariationalModel
@@ -131,6 +131,12 @@ class VariationalImputer(_BaseImputer):
     verbose : int, default=0
         When > 0, show a progress bar and skorch's per-epoch log (loss,
         solver iterations, time).
+    callbacks : list or None, default=None
+        Extra skorch callbacks for training, as ``(name, callback)`` pairs or
+        callback instances, run after the iteration curriculum; e.g.
+        ``[("lr", skorch.callbacks.LRScheduler("CosineAnnealingLR",
+        T_max=max_epochs))]``, checkpointing or logging. They are deep-copied
+        at each fit.
 
     Attributes
     ----------
@@ -198,6 +204,7 @@ class VariationalImputer(_BaseImputer):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "device": [str, torch.device],
         "initial_strategy": [StrOptions({"auto", "mean", "linear"})],
+        "callbacks": [list, None],
     }
 
     _divergence_hint = " Try a smaller lr or fewer solver iterations."
@@ -230,6 +237,7 @@ class VariationalImputer(_BaseImputer):
         hide_fraction=0.2,
         random_state=None,
         verbose=0,
+        callbacks=None,
     ):
         self.prior = prior
         self.solver = solver
@@ -256,6 +264,7 @@ class VariationalImputer(_BaseImputer):
         self.hide_fraction = hide_fraction
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
 
     # ------------------------------------------------------------- building
     def _check_params(self):
@@ -310,6 +319,17 @@ class VariationalImputer(_BaseImputer):
         )]
         if self.verbose > 0:  # a progress bar besides skorch's per-epoch log
             callbacks.append(("progress_bar", ProgressBar()))
+        for i, cb in enumerate(copy.deepcopy(self.callbacks or [])):
+            if isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[0], str):
+                name, cb = cb
+            else:
+                name = f"user_{i}_{type(cb).__name__}"
+            if not isinstance(cb, Callback):
+                raise ValueError(
+                    "callbacks must hold skorch callbacks or (name, callback) "
+                    f"pairs, got {cb!r} at position {i}."
+                )
+            callbacks.append((name, cb))
         return callbacks
 
     # ------------------------------------------------------------------ fit
