@@ -1,0 +1,214 @@
+"""Time to accuracy on the paper's Lorenz-63 protocol (issue 7, item 3).
+
+Trains the joint 2S-CNN prior with the LSTM solver on the authors' Lorenz-63
+protocol (``make_lorenz63(edge_gap=10)``, 10,000 training windows of 200 steps
+by default) for a fixed wall-clock budget, and records the R-score (paper
+normalisation, REFERENCE.md §8) on held-out test windows after every epoch
+against the training time spent so far. Run by hand::
+
+    python benchmarks/time_to_accuracy.py                 # 1 hour, 1 thread
+    python benchmarks/time_to_accuracy.py --budget 120 --n-train 512 --epochs 4 \\
+        --out /tmp/tta.md                                 # a 2-minute smoke run
+
+It writes ``benchmarks/TIME_TO_ACCURACY.md`` (the curve as a table, the final
+R on the whole test set, machine, versions, seed and command) and
+``benchmarks/figures/time_to_accuracy.png``. The training time excludes the
+per-epoch evaluations; training stops at the end of the first epoch past the
+budget (or after ``--epochs``). The paper's best R on this protocol is 1.0e-3
+(2S-CNN-LSTM joint, Table 2).
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+PAPER_BEST_R = 1.0e-3
+
+
+def _make_callbacks(imp, data, n_eval, budget, log):
+    """Per-epoch evaluation and the wall-clock budget, as skorch callbacks."""
+    import torch
+    from skorch.callbacks import Callback
+
+    from sklvar.metrics import reconstruction_error
+
+    y_eval = data.y_test[:n_eval]
+    X_eval = data.X_test[:n_eval]
+    m_eval = data.mask_test[:n_eval]
+
+    class Curve(Callback):
+        def initialize(self):
+            self.points = []
+            self.t0 = None
+            self.eval_s = 0.0
+            return self
+
+        def on_train_begin(self, net, **kwargs):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, net, **kwargs):
+            t_train = time.perf_counter() - self.t0 - self.eval_s
+            t1 = time.perf_counter()
+            module = net.module_
+            n_iter = module.n_iter
+            module.eval()
+            # score with the iteration count of this epoch's training
+            Z = imp._standardize(X_eval, m_eval)
+            Y = torch.from_numpy(imp._samples(Z)).float()
+            M = torch.from_numpy(imp._samples(m_eval))
+            with torch.no_grad():
+                out = torch.cat([module(Y[i:i + 256], M[i:i + 256])
+                                 for i in range(0, len(Y), 256)])
+            X_hat = imp._destandardize(out.reshape(len(Y), -1).double().numpy())
+            module.train()
+            r = reconstruction_error(y_eval, X_hat, variance=data.paper_norm)
+            self.eval_s += time.perf_counter() - t1
+            epoch = len(net.history)
+            loss = net.history[-1, "train_loss"]
+            self.points.append((epoch, n_iter, t_train, r, loss))
+            log(f"epoch {epoch:3d}  K {n_iter:2d}  train {t_train:7.0f} s  "
+                f"R {r:.3e}  loss {loss:.4g}")
+            if t_train >= budget:
+                log(f"budget of {budget:.0f} s reached")
+                raise KeyboardInterrupt  # skorch's way to stop training early
+
+    return Curve()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=3600.0,
+                        help="training seconds (default 3600)")
+    parser.add_argument("--epochs", type=int, default=40,
+                        help="epochs of the schedules (curriculum, cosine LR)")
+    parser.add_argument("--n-train", type=int, default=10000)
+    parser.add_argument("--n-test", type=int, default=2000)
+    parser.add_argument("--n-eval", type=int, default=256,
+                        help="test windows scored after every epoch")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--n-iter", default="5,15",
+                        help="solver iterations: start,stop of the curriculum")
+    parser.add_argument("--schedule", choices=("cosine", "none"), default="cosine")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(HERE / "TIME_TO_ACCURACY.md"))
+    args = parser.parse_args(argv)
+
+    import paper
+    import torch
+    from skorch.callbacks import LRScheduler
+
+    from sklvar import VariationalImputer
+
+    torch.set_num_threads(args.threads)
+    cfg = paper.get_config("lorenz63", overrides={"n_train": args.n_train,
+                                                   "n_test": args.n_test})
+    data = paper.load_lorenz_data("lorenz63", cfg, args.seed)
+    lines = []
+
+    def log(msg):
+        print(msg, flush=True)
+        lines.append(msg)
+
+    log(data.description)
+    start, stop = (int(v) for v in args.n_iter.split(","))
+    imp = VariationalImputer(
+        prior="cnn", solver="lstm", joint=True, keep_observed=False,
+        n_solver_iter=stop, n_solver_iter_start=start, max_epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, random_state=args.seed,
+        **data.layout,
+    )
+    curve = _make_callbacks(imp, data, args.n_eval, args.budget, log)
+    callbacks = [("curve", curve)]
+    if args.schedule == "cosine":
+        callbacks.insert(0, ("lr_schedule", LRScheduler(
+            "CosineAnnealingLR", T_max=args.epochs, eta_min=args.lr / 20)))
+    imp.set_params(callbacks=callbacks)
+    t0 = time.perf_counter()
+    imp.fit(data.X_train, data.y_train)
+    wall = time.perf_counter() - t0
+    points = next(cb for name, cb in imp.net_.callbacks_ if name == "curve").points
+    t1 = time.perf_counter()
+    X_hat = imp.transform(data.X_test)
+    infer_s = time.perf_counter() - t1
+    scores = paper._scores(data, X_hat)
+    log(f"final: R(paper norm) {scores['R_paper']:.3e} on {len(data.X_test)} test "
+        f"windows ({infer_s:.1f} s); fit wall time {wall:.0f} s")
+    write_report(args, data, points, scores, wall, infer_s)
+    return 0
+
+
+def write_report(args, data, points, scores, wall, infer_s):
+    import paper
+
+    info = paper.machine_info(args.threads)
+    best = min(points, key=lambda p: p[3]) if points else None
+    reached = next((p for p in points if p[3] <= PAPER_BEST_R), None)
+    out = Path(args.out)
+    fig_path = out.parent / "figures" / "time_to_accuracy.png"
+    text = [
+        "# Time to accuracy: Lorenz-63, 2S-CNN prior + LSTM solver (joint)",
+        "",
+        f"Command: `python benchmarks/time_to_accuracy.py {' '.join(sys.argv[1:])}`, "
+        f"{time.strftime('%Y-%m-%d %H:%M')} UTC; seed {args.seed}.",
+        f"Machine: {info['platform']}, {info['processor']}, {info['cpu_count']} CPUs, "
+        f"{args.threads} torch thread(s); load average at the end "
+        f"{os.getloadavg()[0]:.2f}. Versions: {info['versions']}.",
+        "",
+        f"Data: {data.description}",
+        "",
+        f"Training: batch {args.batch_size}, Adam lr {args.lr:g}"
+        + (f" with cosine decay to {args.lr / 20:g} over {args.epochs} epochs"
+           if args.schedule == "cosine" else "")
+        + f", solver iterations {args.n_iter.replace(',', ' -> ')} (curriculum over "
+        f"the first half of {args.epochs} epochs), budget {args.budget:.0f} s of "
+        f"training (evaluations excluded); fit wall time {wall:.0f} s.",
+        "",
+        f"**Final R (paper normalisation) on the {len(data.X_test)} test windows: "
+        f"{scores['R_paper']:.3e}** (paper: {PAPER_BEST_R:.2e}; R with sigma^2 "
+        f"normalisation {scores['R']:.3e}; inference {infer_s:.1f} s).",
+        "",
+        ("R <= 1.0e-3 on the evaluation windows was first reached after "
+         f"{reached[2]:.0f} s of training (epoch {reached[0]})." if reached else
+         "R <= 1.0e-3 was not reached on the evaluation windows within the budget; "
+         + (f"best {best[3]:.3e} after {best[2]:.0f} s (epoch {best[0]})."
+            if best else "no epoch finished.")),
+        "",
+        f"![R against training time](figures/{fig_path.name})",
+        "",
+        f"| epoch | solver iterations | training s | R on {args.n_eval} test windows "
+        "(paper norm.) | training loss |",
+        "|---|---|---|---|---|",
+    ]
+    text += [f"| {e} | {k} | {t:.0f} | {r:.3e} | {loss:.4g} |"
+             for e, k, t, r, loss in points]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(text) + "\n")
+    if points:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.semilogy([p[2] / 60 for p in points], [p[3] for p in points], "o-",
+                    label="sklvar 2S-CNN + LSTM (joint)")
+        ax.axhline(PAPER_BEST_R, color="k", ls="--", label="paper's best (1.0e-3)")
+        ax.set_xlabel("training time (min)")
+        ax.set_ylabel("R (paper normalisation)")
+        ax.set_title("Lorenz-63: time to accuracy")
+        ax.legend()
+        fig_path.parent.mkdir(parents=True, exist_ok=True)
+        fig.tight_layout()
+        fig.savefig(fig_path, dpi=110)
+        plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
