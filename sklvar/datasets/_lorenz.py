@@ -119,6 +119,33 @@ def _observation_times(window, sampling, edge_gap):
     return times
 
 
+def _windowed_benchmark(trajectory, sizes, ranges, window, make_mask,
+                        noise_variance, rng, dt, descr):
+    """Windows, masks and noisy observations of a run, as the returned Bunch.
+
+    Draws from ``rng`` in a fixed order: training then test window positions,
+    ``make_mask(n)`` for the training then the test set, training then test
+    noise.
+    """
+    (n_train, n_test), (train, test) = sizes, ranges
+    train_starts, y_train = _draw_windows(trajectory, n_train, train, window, rng)
+    test_starts, y_test = _draw_windows(trajectory, n_test, test, window, rng)
+    mask_train, mask_test = make_mask(n_train), make_mask(n_test)
+    return Bunch(
+        X_train=_observe(y_train, mask_train, noise_variance, rng),
+        X_test=_observe(y_test, mask_test, noise_variance, rng),
+        y_train=y_train,
+        y_test=y_test,
+        mask_train=mask_train,
+        mask_test=mask_test,
+        train_starts=train_starts,
+        test_starts=test_starts,
+        trajectory=trajectory,
+        dt=float(dt),
+        DESCR=descr,
+    )
+
+
 @validate_params(
     {
         "n_train": [Interval(Integral, 0, None, closed="left")],
@@ -303,15 +330,11 @@ def make_lorenz63(
     x0 = np.array([8.0, 0.0, 30.0]) + rng.normal(scale=0.1, size=3)
     trajectory = _integrate(rhs, x0, dt=dt, n_steps=n_steps, spinup=spinup)
 
-    train_starts, y_train = _draw_windows(trajectory, n_train, train, window, rng)
-    test_starts, y_test = _draw_windows(trajectory, n_test, test, window, rng)
-
     observed = np.zeros((1, 3, window), dtype=bool)
     observed[..., times] = True
-    mask_train = np.broadcast_to(observed, y_train.shape).copy()
-    mask_test = np.broadcast_to(observed, y_test.shape).copy()
-    X_train = _observe(y_train, mask_train, noise_variance, rng)
-    X_test = _observe(y_test, mask_test, noise_variance, rng)
+
+    def make_mask(n):
+        return np.broadcast_to(observed, (n, 3, window)).copy()
 
     descr = (
         "Lorenz-63 imputation benchmark (Fablet et al. 2020, appendix A.1).\n"
@@ -323,19 +346,8 @@ def make_lorenz63(
         f"steps at each window end, Gaussian noise of variance {noise_variance}; "
         "NaN marks missing entries."
     )
-    return Bunch(
-        X_train=X_train,
-        X_test=X_test,
-        y_train=y_train,
-        y_test=y_test,
-        mask_train=mask_train,
-        mask_test=mask_test,
-        train_starts=train_starts,
-        test_starts=test_starts,
-        trajectory=trajectory,
-        dt=float(dt),
-        DESCR=descr,
-    )
+    return _windowed_benchmark(trajectory, (n_train, n_test), (train, test), window,
+                               make_mask, noise_variance, rng, dt, descr)
 
 
 def _lorenz96_masks(n_windows, n_components, window, times, n_observed, shared, rng):
@@ -538,17 +550,10 @@ def make_lorenz96(
     x0 = forcing + rng.normal(scale=0.01, size=n_components)
     trajectory = _integrate(rhs, x0, dt=dt, n_steps=n_steps, spinup=spinup)
 
-    train_starts, y_train = _draw_windows(trajectory, n_train, train, window, rng)
-    test_starts, y_test = _draw_windows(trajectory, n_test, test, window, rng)
-
-    mask_train = _lorenz96_masks(
-        n_train, n_components, window, times, n_observed, shared_subset, rng
-    )
-    mask_test = _lorenz96_masks(
-        n_test, n_components, window, times, n_observed, shared_subset, rng
-    )
-    X_train = _observe(y_train, mask_train, noise_variance, rng)
-    X_test = _observe(y_test, mask_test, noise_variance, rng)
+    def make_mask(n):
+        return _lorenz96_masks(
+            n, n_components, window, times, n_observed, shared_subset, rng
+        )
 
     subsets = (
         "one subset per time shared by all windows of a set"
@@ -567,16 +572,5 @@ def make_lorenz96(
         f"({subsets}), "
         f"Gaussian noise of variance {noise_variance}; NaN marks missing entries."
     )
-    return Bunch(
-        X_train=X_train,
-        X_test=X_test,
-        y_train=y_train,
-        y_test=y_test,
-        mask_train=mask_train,
-        mask_test=mask_test,
-        train_starts=train_starts,
-        test_starts=test_starts,
-        trajectory=trajectory,
-        dt=float(dt),
-        DESCR=descr,
-    )
+    return _windowed_benchmark(trajectory, (n_train, n_test), (train, test), window,
+                               make_mask, noise_variance, rng, dt, descr)
