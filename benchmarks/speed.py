@@ -2,14 +2,19 @@
 
 Run by hand, on a quiet machine::
 
-    python benchmarks/speed.py            # writes benchmarks/SPEED.md
-    python benchmarks/speed.py --quick    # fewer repetitions, smaller series
+    python benchmarks/speed.py                   # writes benchmarks/SPEED.md
+    python benchmarks/speed.py --quick           # 2 repetitions, smaller series
+    python benchmarks/speed.py --only lorenz63   # configurations whose name matches
+    python benchmarks/speed.py --device cuda     # on a GPU (1 "thread" row only)
 
 Each throughput is the median of ``--repeats`` timed repetitions after one
-warm-up, measured with ``torch.set_num_threads(t)`` for t = 1 and 2, all in one
-run so that the ratios are comparable. Training throughput is that of the real
-training step (``VariationalNet.train_step``: unrolled solver, second-order
-backward, Adam step) on one batch of supervised windows.
+warm-up (``--slow-repeats`` for the costly Lorenz-96 and MNIST configurations),
+measured with ``torch.set_num_threads(t)`` for every t in ``--threads``, all in
+one run so that the ratios are comparable. Training throughput is that of the
+real training step (``VariationalNet.train_step``: unrolled solver,
+backward through it, Adam step) on one batch of supervised samples; transform
+throughput is ``VariationalImputer.transform`` on the same samples (batches of
+``batch_size``, no graph).
 """
 
 import argparse
@@ -23,6 +28,9 @@ import time
 
 import numpy as np
 
+# Costly configurations, timed with --slow-repeats.
+SLOW = ("lorenz96", "mnist")
+
 CONFIGS = {
     # name: (estimator params, sample shape, batch size)
     "lorenz63 cnn+lstm K=10": (dict(prior="cnn", solver="lstm", n_solver_iter=10,
@@ -34,13 +42,13 @@ CONFIGS = {
     "lorenz96 cnn(2-D)+lstm K=10": (dict(prior="cnn", solver="lstm", n_solver_iter=10,
                                          sample_shape=(40, 200), layout="image",
                                          prior_params={"periodic_axes": (0,)}),
-                                    (40, 200), 32),
+                                    (40, 200), 8),
     "mnist cnn+lstm K=10": (dict(prior="cnn", solver="lstm", n_solver_iter=10,
                                  sample_shape=(28, 28)), (28, 28), 128),
 }
 
 
-def _build(params, shape, batch, seed=0):
+def _build(params, shape, batch, seed=0, device="cpu"):
     """A fitted imputer (0 epochs) and one training batch."""
     import torch
 
@@ -52,7 +60,7 @@ def _build(params, shape, batch, seed=0):
     X = X_true.copy()
     X[rng.uniform(size=X.shape) < 0.8] = np.nan
     imp = VariationalImputer(max_epochs=0, batch_size=batch, random_state=seed,
-                             **params).fit(X, X_true)
+                             device=device, **params).fit(X, X_true)
     net = imp.net_
     Y = imp._samples(imp._standardize(X, ~np.isnan(X)))
     M = imp._samples(~np.isnan(X))
@@ -62,34 +70,44 @@ def _build(params, shape, batch, seed=0):
     return imp, net, batch_data, X
 
 
-def _median_time(fn, repeats):
+def _sync(device):
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _median_time(fn, repeats, device="cpu"):
     fn()  # warm-up
+    _sync(device)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        _sync(device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
-def bench_training(threads, repeats, names):
+def bench_training(threads, repeats, slow_repeats, names, device="cpu"):
     import torch
 
     torch.set_num_threads(threads)
     rows = []
     for name in names:
         params, shape, batch = CONFIGS[name]
-        imp, net, data, X = _build(params, shape, batch)
+        reps = slow_repeats if name.startswith(SLOW) else repeats
+        imp, net, data, X = _build(params, shape, batch, device=device)
         net.module_.n_iter = params["n_solver_iter"]
-        t_train = _median_time(lambda: net.train_step(data), repeats)
-        t_inf = _median_time(lambda: imp.transform(X), repeats)
-        rows.append((name, threads, batch, batch / t_train, batch / t_inf))
+        t_train = _median_time(lambda: net.train_step(data), reps, device)
+        t_inf = _median_time(lambda: imp.transform(X), reps, device)
+        rows.append((name, threads, batch, batch / t_train, batch / t_inf, reps))
         print(f"{name}, {threads} thread(s): training {batch / t_train:.1f}/s, "
-              f"transform {batch / t_inf:.1f}/s", flush=True)
+              f"transform {batch / t_inf:.1f}/s ({reps} repetitions)", flush=True)
     return rows
 
 
-def bench_series_transform(threads, repeats, n_rows):
+def bench_series_transform(threads, repeats, n_rows, device="cpu"):
     import torch
 
     from sklvar import VariationalImputer
@@ -99,33 +117,51 @@ def bench_series_transform(threads, repeats, n_rows):
     X = rng.normal(size=(4000, 3)).cumsum(0)
     X[rng.uniform(size=X.shape) < 0.5] = np.nan
     imp = VariationalImputer(prior="cnn", solver="lstm", window=200, n_solver_iter=10,
-                             max_epochs=0, random_state=0).fit(X)
+                             max_epochs=0, random_state=0, device=device).fit(X)
     X_long = np.tile(X, (n_rows // len(X) + 1, 1))[:n_rows]
-    t = _median_time(lambda: imp.transform(X_long), repeats)
+    t = _median_time(lambda: imp.transform(X_long), repeats, device)
     return n_rows / t
 
 
-_MEMORY_SCRIPT = """
-import resource, sys, time, numpy as np, torch
+_FIT_SCRIPT = """
+import pickle, sys, numpy as np, torch
 torch.set_num_threads(2)
 from sklvar import VariationalImputer
 rng = np.random.RandomState(0)
 X = rng.normal(size=(4000, 3)).cumsum(0); X[rng.uniform(size=X.shape) < 0.5] = np.nan
 imp = VariationalImputer(prior="cnn", solver="lstm", window=200, n_solver_iter=10,
-                         max_epochs=0, random_state=0).fit(X)
+                         max_epochs=0, random_state=0, device=sys.argv[2]).fit(X)
+pickle.dump((imp, X), open(sys.argv[1], "wb"))
+"""
+
+# A fresh process that only loads the fitted imputer and transforms: its peak
+# RSS is the memory that imputing the series needs (imports included).
+_MEMORY_SCRIPT = """
+import pickle, resource, sys, time, numpy as np, torch
+torch.set_num_threads(2)
+import sklvar
+imp, X = pickle.load(open(sys.argv[1], "rb"))
 X_long = np.tile(X, (250, 1))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
 out = imp.transform(X_long)
+if imp.device != "cpu":
+    torch.cuda.synchronize()
 elapsed = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+assert out.shape == X_long.shape and np.isfinite(out).all()
 print(elapsed, before / 1024, peak / 1024, X_long.nbytes / 2**20)
 """
 
 
-def bench_memory():
-    out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT], capture_output=True,
-                         text=True, check=True).stdout.split()
+def bench_memory(device="cpu"):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "imp.pkl")
+        subprocess.run([sys.executable, "-c", _FIT_SCRIPT, path, device], check=True)
+        out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, path],
+                             capture_output=True, text=True, check=True).stdout.split()
     elapsed, before, peak, data_mb = map(float, out)
     return elapsed, before, peak, data_mb
 
@@ -144,52 +180,66 @@ def _versions():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 repetitions, 20,000-row series, no memory run")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--slow-repeats", type=int, default=5,
+                        help="repetitions for the Lorenz-96 and MNIST configurations")
     parser.add_argument("--only", default="",
                         help="run only the configurations whose name contains this")
     parser.add_argument("--threads", default="1,2", help="comma-separated counts")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip the 1,000,000-row memory run")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__),
                                                       "SPEED.md"))
     args = parser.parse_args(argv)
     repeats = 2 if args.quick else args.repeats
+    slow_repeats = 2 if args.quick else args.slow_repeats
     n_rows = 20_000 if args.quick else 200_000
     rows, series = [], {}
     names = [n for n in CONFIGS if args.only in n]
     for threads in (int(t) for t in args.threads.split(",")):
-        rows += bench_training(threads, repeats, names)
-        series[threads] = bench_series_transform(threads, repeats, n_rows)
+        rows += bench_training(threads, repeats, slow_repeats, names, args.device)
+        series[threads] = bench_series_transform(threads, repeats, n_rows, args.device)
         print(f"series transform, {threads} thread(s): {series[threads]:,.0f} rows/s",
               flush=True)
-    mem = None if args.quick else bench_memory()
+    mem = None if args.quick or args.no_memory else bench_memory(args.device)
     cpu = platform.processor() or platform.machine()
+    device = args.device
+    if device.startswith("cuda"):
+        import torch
+
+        device += f" ({torch.cuda.get_device_name()})"
     lines = [
         "# sklvar speed (benchmarks/speed.py)",
         "",
         f"Command: `python benchmarks/speed.py {' '.join(sys.argv[1:])}`, "
         f"{time.strftime('%Y-%m-%d %H:%M')} UTC.",
-        f"Machine: {platform.platform()}, {cpu}, {os.cpu_count()} CPUs; "
-        f"load average at the end {os.getloadavg()[0]:.2f}.",
-        f"Versions: {json.dumps(_versions())}. Seed 0. Medians of {repeats} "
-        "repetitions after a warm-up; float32; windows of 200 steps.",
+        f"Machine: {platform.platform()}, {cpu}, {os.cpu_count()} CPUs; device "
+        f"{device}; load average at the end {os.getloadavg()[0]:.2f}.",
+        f"Versions: {json.dumps(_versions())}. Seed 0. Medians of the stated "
+        "number of repetitions after a warm-up; float32; windows of 200 steps.",
         "",
         "## Training and inference throughput (windows or images per second)",
         "",
-        "| configuration | threads | batch | training | transform |",
-        "|---|---|---|---|---|",
+        "| configuration | threads | batch | training | transform | repetitions |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, threads, batch, train, inf in rows:
-        lines.append(f"| {name} | {threads} | {batch} | {train:.1f} | {inf:.1f} |")
-    lines += ["", "## Long series through `window=200` (3 variables, 10 iterations)",
-              "", "| threads | rows per second |", "|---|---|"]
+    for name, threads, batch, train, inf, reps in rows:
+        lines.append(f"| {name} | {threads} | {batch} | {train:.1f} | {inf:.1f} | "
+                     f"{reps} |")
+    lines += ["", f"## Long series through `window=200` ({n_rows:,} x 3, 10 "
+              "iterations, stride 100)", "", "| threads | rows per second |",
+              "|---|---|"]
     for threads, rate in series.items():
         lines.append(f"| {threads} | {rate:,.0f} |")
     if mem is not None:
         elapsed, before, peak, data_mb = mem
         lines += ["", "## 1,000,000 x 3 series, 2 threads", "",
-                  f"transform {elapsed:.1f} s; peak RSS {peak:.0f} MB "
-                  f"(before transform {before:.0f} MB; the input array is "
-                  f"{data_mb:.0f} MB)."]
+                  f"transform {elapsed:.1f} s; peak RSS of the process {peak:.0f} MB "
+                  f"(after imports and loading the fitted imputer: {before:.0f} MB; "
+                  f"the input array is {data_mb:.0f} MB)."]
     text = "\n".join(lines) + "\n"
     with open(args.out, "w") as fh:
         fh.write(text)
