@@ -188,6 +188,35 @@ def test_user_callbacks_run_and_are_copied(gappy):
         _cheap(callbacks=["print"]).fit(X_missing)
 
 
+@pytest.mark.parametrize("kind", ["variational", "dictionary"])
+def test_add_indicator_appends_missing_only_columns(kind):
+    from sklvar import DictionaryImputer
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 4))
+    X[rng.uniform(size=X.shape) < 0.2] = np.nan
+    X[:, 2] = rng.normal(size=30)  # never missing: no indicator column
+    mask = ~np.isnan(X)
+    mask[0, 2] = False  # a mask can mark an entry of a number as missing
+    if kind == "variational":
+        imp = _cheap(max_epochs=1, add_indicator=True)
+    else:
+        imp = DictionaryImputer(n_components=3, add_indicator=True, random_state=0)
+    out = imp.fit(X, mask=mask).transform(X, mask=mask)
+    assert out.shape == (30, 8)
+    np.testing.assert_array_equal(out[:, 4:], (~mask).astype(float))
+    assert not np.isnan(out).any()
+    assert list(imp.get_feature_names_out()) == [
+        "x0", "x1", "x2", "x3", "missingindicator_x0", "missingindicator_x1",
+        "missingindicator_x2", "missingindicator_x3"]
+    # the columns are those with a missing entry at fit time
+    imp.fit(X)
+    assert imp.transform(X).shape == (30, 7)
+    assert "missingindicator_x2" not in imp.get_feature_names_out()
+    # without add_indicator, nothing is appended
+    assert imp.set_params(add_indicator=False).fit(X).transform(X).shape == (30, 4)
+
+
 def test_pipeline_and_grid_search_without_labels(gappy):
     _, X_missing = gappy
     pipe = Pipeline([("scale", StandardScaler()), ("impute", _cheap())])

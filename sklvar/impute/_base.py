@@ -8,6 +8,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.impute import MissingIndicator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
@@ -38,6 +39,7 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "missing_values": [Real],
         "keep_observed": ["boolean"],
+        "add_indicator": ["boolean"],
         "sample_shape": [tuple, list, None],
         "layout": [StrOptions({"auto", "vector", "series", "image"})],
         "window": [Interval(Integral, 2, None, closed="left"), None],
@@ -142,6 +144,11 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 f"missing_values={self.missing_values!r} (or True in mask)."
             )
         self.layout_ = self._resolve_layout(X.shape[1])
+        self.indicator_ = None
+        if self.add_indicator:
+            self.indicator_ = MissingIndicator(features="missing-only").fit(
+                self._missing_marks(observed)
+            )
         if X_true is None:
             self._fit_scaling(X, observed)
         else:
@@ -271,8 +278,36 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X, observed = self._validate_X(X, mask, reset=False)
         if self.keep_observed and observed.all():
-            return X.copy()
-        return self._impute(X, observed)
+            out = X.copy()
+        else:
+            out = self._impute(X, observed)
+        if self.indicator_ is not None:
+            marks = self.indicator_.transform(self._missing_marks(observed))
+            out = np.hstack([out, marks.astype(out.dtype)])
+        return out
+
+    @staticmethod
+    def _missing_marks(observed):
+        """NaN where missing: the input MissingIndicator sees (mask included)."""
+        return np.where(observed, 0.0, np.nan)
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names: the input names, then the indicator's.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None
+            Input feature names; None uses ``feature_names_in_`` or
+            ``x0, x1, ...``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+        """
+        names = super().get_feature_names_out(input_features)
+        if getattr(self, "indicator_", None) is None:
+            return names
+        return np.concatenate([names, self.indicator_.get_feature_names_out(names)])
 
     def fit_transform(self, X, y=None, *, mask=None):
         """Fit to X, then impute X. See :meth:`fit` and :meth:`transform`."""

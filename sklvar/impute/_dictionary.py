@@ -107,6 +107,11 @@ class DictionaryImputer(_BaseImputer):
     keep_observed : bool, default=True
         Return observed entries unchanged; False returns the last decoding
         everywhere (the denoising setting).
+    add_indicator : bool, default=False
+        Append the columns of :class:`~sklearn.impute.MissingIndicator`
+        (``features="missing-only"``: one boolean column per feature with a
+        missing entry at fit time) to the output of :meth:`transform`, as
+        scikit-learn's imputers do.
     sample_shape : tuple of int or None, default=None
         Shape of one row of X as a sample: ``(H, W)`` or ``(C, H, W)`` for
         images, ``(C, L)`` for multichannel series (with ``layout="series"``).
@@ -231,6 +236,7 @@ class DictionaryImputer(_BaseImputer):
         initial_strategy="auto",
         missing_values=np.nan,
         keep_observed=True,
+        add_indicator=False,
         sample_shape=None,
         layout="auto",
         window=None,
@@ -254,6 +260,7 @@ class DictionaryImputer(_BaseImputer):
         self.initial_strategy = initial_strategy
         self.missing_values = missing_values
         self.keep_observed = keep_observed
+        self.add_indicator = add_indicator
         self.sample_shape = sample_shape
         self.layout = layout
         self.window = window

@@ -105,6 +105,11 @@ class VariationalImputer(_BaseImputer):
     keep_observed : bool, default=True
         Return observed entries unchanged; False returns the model's
         reconstruction everywhere (denoising).
+    add_indicator : bool, default=False
+        Append the columns of :class:`~sklearn.impute.MissingIndicator`
+        (``features="missing-only"``: one boolean column per feature with a
+        missing entry at fit time) to the output of :meth:`transform`, as
+        scikit-learn's imputers do.
     sample_shape : tuple of int or None, default=None
         Shape of one row of X as a sample: ``(H, W)`` or ``(C, H, W)`` for
         images, ``(C, L)`` for multichannel series (with ``layout="series"``).
@@ -229,6 +234,7 @@ class VariationalImputer(_BaseImputer):
         device="cpu",
         missing_values=np.nan,
         keep_observed=True,
+        add_indicator=False,
         sample_shape=None,
         layout="auto",
         window=None,
@@ -256,6 +262,7 @@ class VariationalImputer(_BaseImputer):
         self.device = device
         self.missing_values = missing_values
         self.keep_observed = keep_observed
+        self.add_indicator = add_indicator
         self.sample_shape = sample_shape
         self.layout = layout
         self.window = window
