@@ -189,6 +189,9 @@ def main(argv=None):
                         help="run only the configurations whose name contains this")
     parser.add_argument("--threads", default="1,2", help="comma-separated counts")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--prior-params", default="{}",
+                        help='JSON merged into every prior_params, e.g. '
+                             '\'{"channels_last": false}\'')
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the 1,000,000-row memory run")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__),
@@ -199,6 +202,11 @@ def main(argv=None):
     n_rows = 20_000 if args.quick else 200_000
     rows, series = [], {}
     names = [n for n in CONFIGS if args.only in n]
+    extra = json.loads(args.prior_params)
+    if extra:
+        for name in names:
+            params = CONFIGS[name][0]
+            params["prior_params"] = {**params.get("prior_params", {}), **extra}
     for threads in (int(t) for t in args.threads.split(",")):
         rows += bench_training(threads, repeats, slow_repeats, names, args.device)
         series[threads] = bench_series_transform(threads, repeats, n_rows, args.device)
