@@ -142,15 +142,25 @@ torch.set_num_threads(2)
 import sklvar
 imp, X = pickle.load(open(sys.argv[1], "rb"))
 X_long = np.tile(X, (250, 1))
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak_mb():
+    # VmHWM: this process's own peak RSS. ru_maxrss is not used: Linux carries
+    # it over from the parent across fork + exec.
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+before = peak_mb()
 t0 = time.perf_counter()
 out = imp.transform(X_long)
 if imp.device != "cpu":
     torch.cuda.synchronize()
 elapsed = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_mb()
 assert out.shape == X_long.shape and np.isfinite(out).all()
-print(elapsed, before / 1024, peak / 1024, X_long.nbytes / 2**20)
+print(elapsed, before, peak, X_long.nbytes / 2**20)
 """
 
 
