@@ -84,7 +84,6 @@ class _Bilinear(nn.Module):
 
     def __init__(self, channels, kernel_size, periodic):
         super().__init__()
-        self.channels = channels
         self.abc = _SameConv(channels, 3 * channels, kernel_size, periodic)
 
     def parts(self, z):
