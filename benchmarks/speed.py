@@ -89,13 +89,15 @@ def _median_time(fn, repeats, device="cpu"):
     return statistics.median(times)
 
 
-def bench_training(threads, repeats, slow_repeats, names, device="cpu"):
+def bench_training(threads, repeats, slow_repeats, names, device="cpu",
+                   batch_size=None):
     import torch
 
     torch.set_num_threads(threads)
     rows = []
     for name in names:
         params, shape, batch = CONFIGS[name]
+        batch = batch_size or batch
         reps = slow_repeats if name.startswith(SLOW) else repeats
         imp, net, data, X = _build(params, shape, batch, device=device)
         net.module_.n_iter = params["n_solver_iter"]
@@ -160,7 +162,8 @@ if imp.device != "cpu":
 elapsed = time.perf_counter() - t0
 peak = peak_mb()
 assert out.shape == X_long.shape and np.isfinite(out).all()
-print(elapsed, before, peak, X_long.nbytes / 2**20)
+gpu = torch.cuda.max_memory_allocated() / 2**20 if imp.device != "cpu" else 0.0
+print(elapsed, before, peak, X_long.nbytes / 2**20, gpu)
 """
 
 
@@ -172,8 +175,7 @@ def bench_memory(device="cpu"):
         subprocess.run([sys.executable, "-c", _FIT_SCRIPT, path, device], check=True)
         out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, path],
                              capture_output=True, text=True, check=True).stdout.split()
-    elapsed, before, peak, data_mb = map(float, out)
-    return elapsed, before, peak, data_mb
+    return tuple(map(float, out))  # elapsed, before, peak, data_mb, gpu_mb
 
 
 def _versions():
@@ -202,6 +204,9 @@ def main(argv=None):
     parser.add_argument("--prior-params", default="{}",
                         help='JSON merged into every prior_params, e.g. '
                              '\'{"channels_last": false}\'')
+    parser.add_argument("--batch", type=int, default=None,
+                        help="batch size of every configuration (default: each "
+                             "configuration's own)")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the 1,000,000-row memory run")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__),
@@ -218,7 +223,8 @@ def main(argv=None):
             params = CONFIGS[name][0]
             params["prior_params"] = {**params.get("prior_params", {}), **extra}
     for threads in (int(t) for t in args.threads.split(",")):
-        rows += bench_training(threads, repeats, slow_repeats, names, args.device)
+        rows += bench_training(threads, repeats, slow_repeats, names, args.device,
+                               args.batch)
         series[threads] = bench_series_transform(threads, repeats, n_rows, args.device)
         print(f"series transform, {threads} thread(s): {series[threads]:,.0f} rows/s",
               flush=True)
@@ -253,11 +259,13 @@ def main(argv=None):
     for threads, rate in series.items():
         lines.append(f"| {threads} | {rate:,.0f} |")
     if mem is not None:
-        elapsed, before, peak, data_mb = mem
+        elapsed, before, peak, data_mb, gpu_mb = mem
         lines += ["", "## 1,000,000 x 3 series, 2 threads", "",
                   f"transform {elapsed:.1f} s; peak RSS of the process {peak:.0f} MB "
                   f"(after imports and loading the fitted imputer: {before:.0f} MB; "
-                  f"the input array is {data_mb:.0f} MB)."]
+                  f"the input array is {data_mb:.0f} MB)"
+                  + (f"; peak GPU memory allocated {gpu_mb:.0f} MB." if gpu_mb
+                     else ".")]
     text = "\n".join(lines) + "\n"
     with open(args.out, "w") as fh:
         fh.write(text)

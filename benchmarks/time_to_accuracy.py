@@ -59,11 +59,12 @@ def _make_callbacks(imp, data, n_eval, budget, log):
             module.eval()
             # score with the iteration count of this epoch's training
             Z = imp._standardize(X_eval, m_eval)
-            Y = torch.from_numpy(imp._samples(Z)).float()
-            M = torch.from_numpy(imp._samples(m_eval))
+            dev = next(module.parameters()).device
+            Y = torch.from_numpy(imp._samples(Z)).float().to(dev)
+            M = torch.from_numpy(imp._samples(m_eval)).to(dev)
             with torch.no_grad():
                 out = torch.cat([module(Y[i:i + 256], M[i:i + 256])
-                                 for i in range(0, len(Y), 256)])
+                                 for i in range(0, len(Y), 256)]).cpu()
             X_hat = imp._destandardize(out.reshape(len(Y), -1).double().numpy())
             module.train()
             r = reconstruction_error(y_eval, X_hat, variance=data.paper_norm)
@@ -97,6 +98,7 @@ def main(argv=None):
     parser.add_argument("--schedule", choices=("cosine", "none"), default="cosine")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--out", default=str(HERE / "TIME_TO_ACCURACY.md"))
     args = parser.parse_args(argv)
 
@@ -122,7 +124,7 @@ def main(argv=None):
         prior="cnn", solver="lstm", joint=True, keep_observed=False,
         n_solver_iter=stop, n_solver_iter_start=start, max_epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, random_state=args.seed,
-        **data.layout,
+        device=args.device, **data.layout,
     )
     curve = _make_callbacks(imp, data, args.n_eval, args.budget, log)
     callbacks = [("curve", curve)]
@@ -148,10 +150,14 @@ def write_report(args, data, points, scores, wall, infer_s):
     import paper
 
     info = paper.machine_info(args.threads)
+    if args.device != "cpu":
+        import torch
+
+        info["processor"] += f", device {torch.cuda.get_device_name()}"
     best = min(points, key=lambda p: p[3]) if points else None
     reached = next((p for p in points if p[3] <= PAPER_BEST_R), None)
     out = Path(args.out)
-    fig_path = out.parent / "figures" / "time_to_accuracy.png"
+    fig_path = out.parent / "figures" / (out.stem.lower() + ".png")
     text = [
         "# Time to accuracy: Lorenz-63, 2S-CNN prior + LSTM solver (joint)",
         "",
