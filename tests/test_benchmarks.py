@@ -209,3 +209,31 @@ def test_quick_mode(paper, tmp_path, name):
     rec = _records((tmp_path / "RESULTS.md").read_text())[name]
     assert all(np.isfinite(r["R"]) for r in rec["rows"])
     assert not rec["figure_errors"]
+
+
+def test_time_to_accuracy_stops_at_budget(tmp_path, monkeypatch):
+    """benchmarks/time_to_accuracy.py: the time schedule ends training at the budget."""
+    pytest.importorskip("matplotlib")
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(
+        "benchmarks_tta", ROOT / "benchmarks" / "time_to_accuracy.py")
+    tta = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tta)
+    out = tmp_path / "TTA.md"
+    budget = 2.0
+    assert tta.main(["--budget", str(budget), "--n-train", "64", "--n-test", "16",
+                     "--n-eval", "16", "--batch-size", "16", "--threads", "1",
+                     "--n-iter", "2,4", "--out", str(out)]) == 0
+    text = out.read_text()
+    rows = [line.split("|")[1:-1] for line in text.splitlines()
+            if re.match(r"\| [0-9.]+ \| \d+ \|", line)]
+    assert rows, text
+    times = [float(r[2]) for r in rows]
+    r_scores = [float(r[3]) for r in rows]
+    # the last point is the stop: at the budget (one batch of 16 windows past it
+    # at most), with the curriculum at its last count and finite scores
+    assert budget <= times[-1] < budget + 1.5
+    assert int(rows[-1][1]) == 4
+    assert all(np.isfinite(r_scores))
+    assert "Final R (paper normalisation) on the 16 test windows" in text
+    assert (tmp_path / "figures" / "tta.png").exists()
