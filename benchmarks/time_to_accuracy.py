@@ -77,8 +77,7 @@ def _make_callbacks(imp, data, n_eval, budget, log, n_batches, time_schedule=Non
                 epoch = round(len(net.history) - 1 + len(losses) / n_batches, 2)
                 self._score(net, t_train, epoch, float(np.mean(losses)) if losses
                             else float("nan"))
-                log(f"budget of {budget:.0f} s reached")
-                raise KeyboardInterrupt  # skorch's way to stop training early
+                self._stop()
             lr, lr_min, k_start, k_stop = time_schedule
             frac = t_train / budget
             for group in net.optimizer_.param_groups:
@@ -112,8 +111,12 @@ def _make_callbacks(imp, data, n_eval, budget, log, n_batches, time_schedule=Non
             t_train = self._train_time()
             self._score(net, t_train, len(net.history), net.history[-1, "train_loss"])
             if t_train >= budget:
-                log(f"budget of {budget:.0f} s reached")
-                raise KeyboardInterrupt  # skorch's way to stop training early
+                self._stop()
+
+        @staticmethod
+        def _stop():
+            log(f"budget of {budget:.0f} s reached")
+            raise KeyboardInterrupt  # skorch's way to stop training early
 
     return Curve()
 
