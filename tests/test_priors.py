@@ -255,6 +255,27 @@ def test_cnn_channels_last_same_function():
     assert torch.allclose(a(x), b(x), atol=1e-5)
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("periodic", [(), (2,), (3,), (2, 3)])
+@pytest.mark.parametrize("c_in, kernel", [(1, (11, 11)), (3, (3, 5)), (6, (5, 3))])
+def test_same_conv_adjoint(c_in, kernel, periodic, channels_last):
+    """<conv(z), g> = <z, conv.adjoint(g)> on every path (fold or flipped
+    convolution), with zero or circular padding, including pads wider than
+    the axis."""
+    from sklvar.priors._cnn import _SameConv
+
+    torch.manual_seed(0)
+    conv = _SameConv(c_in, 7, kernel, periodic).double()
+    z = torch.randn(2, c_in, 4, 9, dtype=torch.float64)
+    g = torch.randn(2, 7, 4, 9, dtype=torch.float64)
+    if channels_last:
+        z = z.contiguous(memory_format=torch.channels_last)
+        g = g.contiguous(memory_format=torch.channels_last)
+    lhs = (conv(z) * g).sum()
+    rhs = (z * conv.adjoint(g)).sum()
+    torch.testing.assert_close(lhs, rhs, rtol=1e-12, atol=1e-12)
+
+
 def _autograd_vjp(prior, x, v, create_graph):
     return Prior.forward_vjp(prior, x, create_graph=create_graph)[1](v)
 

@@ -20,6 +20,11 @@ _PRESETS = {
 _PRESET_NAMES = ("auto",) + tuple(_PRESETS)
 
 
+# Adjoints of convolutions with at most this many input channels run as a
+# matrix product and ``F.fold`` in NCHW memory (see _SameConv._adjoint_fold).
+_FOLD_MAX_CHANNELS = 4
+
+
 def _pad_index(n, before, after, circular, device):
     """Indices that pad an axis of size ``n`` (circularly or by replication)."""
     idx = torch.arange(-before, n + after, device=device)
@@ -71,7 +76,38 @@ class _SameConv(nn.Module):
         and its channel axes swapped.
         """
         weight = self.conv.weight if weight is None else weight
+        if weight.shape[1] <= _FOLD_MAX_CHANNELS and g.is_contiguous():
+            return self._adjoint_fold(g, weight)
         return self(g, weight.transpose(0, 1).flip((2, 3)))
+
+    def _adjoint_fold(self, g, weight):
+        """The adjoint as a matrix product and ``F.fold`` (col2im).
+
+        For few output channels (the adjoint of the first convolution maps the
+        hidden channels back to the state's 1-3 channels) oneDNN's NCHW
+        convolution runs far below its peak; ``W^T g`` is one well-shaped
+        matrix product, and ``fold`` sums the kernel taps back onto the padded
+        grid, whose circular borders are then wrapped (the adjoint of the
+        circular pad). 1-thread MNIST shapes (16 x 100 x 28 x 28 to 1 channel,
+        11 x 11): 18.5 ms as a flipped convolution, 6.7 ms this way, and 70 vs
+        18 ms forward + backward. In channels-last memory the flipped
+        convolution is the faster one and is kept.
+        """
+        n, c_out, h, w = g.shape
+        c_in, kh, kw = weight.shape[1:]
+        cols = torch.matmul(weight.reshape(c_out, -1).t(), g.reshape(n, c_out, h * w))
+        circular = [axis in self.periodic and k > 1 for axis, k in ((2, kh), (3, kw))]
+        size = [s + (k - 1 if circ else 0)
+                for s, k, circ in zip((h, w), (kh, kw), circular)]
+        pad = [0 if circ else k // 2 for k, circ in zip((kh, kw), circular)]
+        out = F.fold(cols, size, (kh, kw), padding=pad)
+        for axis, n_axis, k, circ in zip((2, 3), (h, w), (kh, kw), circular):
+            if circ:
+                idx = _pad_index(n_axis, k // 2, k // 2, True, g.device)
+                shape = list(out.shape)
+                shape[axis] = n_axis
+                out = out.new_zeros(shape).index_add(axis, idx, out)
+        return out
 
 
 class _Bilinear(nn.Module):
