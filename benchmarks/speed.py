@@ -109,6 +109,25 @@ def bench_training(threads, repeats, slow_repeats, names, device="cpu",
     return rows
 
 
+def bench_authors(threads, repeats, names, device="cpu", batch_size=None):
+    """The authors' code for the Lorenz-63 rows in ``names`` (``authors_l63.py``)."""
+    import authors_l63
+
+    rows = []
+    for name in names:
+        if not name.startswith("lorenz63"):
+            continue
+        params, _, batch = CONFIGS[name]
+        batch = batch_size or batch
+        k = params["n_solver_iter"]
+        train, evaluate = authors_l63.bench(threads, repeats, k, batch, device)
+        label = name.replace("cnn+lstm", "authors' code (re-implemented)")
+        rows.append((label, threads, batch, train, evaluate, repeats))
+        print(f"{label}, {threads} thread(s): training {train:.1f}/s, "
+              f"evaluation {evaluate:.1f}/s ({repeats} repetitions)", flush=True)
+    return rows
+
+
 def bench_series_transform(threads, repeats, n_rows, device="cpu"):
     import torch
 
@@ -207,6 +226,9 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=None,
                         help="batch size of every configuration (default: each "
                              "configuration's own)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the authors' code (authors_l63.py) on the "
+                             "Lorenz-63 configurations")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the 1,000,000-row memory run")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__),
@@ -215,7 +237,7 @@ def main(argv=None):
     repeats = 2 if args.quick else args.repeats
     slow_repeats = 2 if args.quick else args.slow_repeats
     n_rows = 20_000 if args.quick else 200_000
-    rows, series = [], {}
+    rows, baseline, series = [], [], {}
     names = [n for n in CONFIGS if args.only in n]
     extra = json.loads(args.prior_params)
     if extra:
@@ -225,6 +247,8 @@ def main(argv=None):
     for threads in (int(t) for t in args.threads.split(",")):
         rows += bench_training(threads, repeats, slow_repeats, names, args.device,
                                args.batch)
+        if not args.no_baseline:
+            baseline += bench_authors(threads, repeats, names, args.device, args.batch)
         series[threads] = bench_series_transform(threads, repeats, n_rows, args.device)
         print(f"series transform, {threads} thread(s): {series[threads]:,.0f} rows/s",
               flush=True)
@@ -253,6 +277,21 @@ def main(argv=None):
     for name, threads, batch, train, inf, reps in rows:
         lines.append(f"| {name} | {threads} | {batch} | {train:.1f} | {inf:.1f} | "
                      f"{reps} |")
+    if baseline:
+        lines += ["", "## Against the authors' code, same machine, same run", "",
+                  "The authors' Lorenz-63 step re-implemented from REFERENCE.md "
+                  "(`benchmarks/authors_l63.py`: Conv1d on (B, C, T), "
+                  "`autograd.grad(create_graph=True)`, batch-wide normgrad; its "
+                  "'evaluation' is the notebooks' validation pass, which builds the "
+                  "graph). Ratio = sklvar / authors'.", "",
+                  "| configuration | threads | authors' training | authors' evaluation "
+                  "| training ratio | transform ratio |", "|---|---|---|---|---|---|"]
+        ours = {(n, t): (tr, inf) for n, t, _, tr, inf, _ in rows}
+        for label, threads, _, train, evaluate, _ in baseline:
+            name = label.replace("authors' code (re-implemented)", "cnn+lstm")
+            tr, inf = ours[(name, threads)]
+            lines.append(f"| {name} | {threads} | {train:.1f} | {evaluate:.1f} | "
+                         f"{tr / train:.2f} | {inf / evaluate:.2f} |")
     lines += ["", f"## Long series through `window=200` ({n_rows:,} x 3, 10 "
               "iterations, stride 100)", "", "| threads | rows per second |",
               "|---|---|"]

@@ -237,3 +237,56 @@ def test_time_to_accuracy_stops_at_budget(tmp_path, monkeypatch):
     assert all(np.isfinite(r_scores))
     assert "Final R (paper normalisation) on the 16 test windows" in text
     assert (tmp_path / "figures" / "tta.png").exists()
+
+
+@pytest.fixture()
+def authors(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(
+        "benchmarks_authors_l63", ROOT / "benchmarks" / "authors_l63.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_authors_baseline_phi_is_sklvar_phi(authors):
+    """The speed baseline's Phi (Conv1d, the authors' layout) computes sklvar's 2S-CNN.
+
+    Copying its weights into ``TwoScaleCNNPrior((3, T))`` gives the same map, so the
+    two networks timed by speed.py are the same function (and sklvar's channels-last,
+    split-bilinear layout is the authors' network).
+    """
+    import torch
+
+    from sklvar.priors import TwoScaleCNNPrior
+
+    torch.manual_seed(0)
+    theirs = authors.Phi().double()
+    ours = TwoScaleCNNPrior((3, 200)).double()
+    assert sum(p.numel() for p in theirs.parameters()) == 15300
+    assert sum(p.numel() for p in authors.GradUpdate2().parameters()) == 3347
+    def conv(w):  # (out, in, k) -> (out, in, 1, k)
+        return w.detach().unsqueeze(2)
+
+    with torch.no_grad():
+        for branch, p in ((ours.low, ""), (ours.high, "HR")):
+            branch[0].conv.weight.copy_(conv(getattr(theirs, f"conv{p}1").weight))
+            branch[2].conv.weight.copy_(conv(getattr(theirs, f"conv{p}2").weight))
+            branch[3].abc.conv.weight.copy_(torch.cat(
+                [conv(getattr(theirs, f"conv{p}2{i}").weight) for i in (1, 2, 3)]))
+            branch[4].conv.weight.copy_(conv(getattr(theirs, f"conv{p}3").weight))
+        ours.up.weight.copy_(conv(theirs.conv2Tr.weight))
+    x = torch.randn(4, 3, 200, dtype=torch.float64)
+    torch.testing.assert_close(ours(x), theirs(x), rtol=1e-10, atol=1e-10)
+
+
+def test_authors_baseline_trains(authors):
+    """Training steps of the baseline (second-order backward) move the loss."""
+    import torch
+
+    torch.set_num_threads(1)
+    train_step, eval_step = authors.build(batch=4, n_iter=2, length=40)
+    before = eval_step()
+    losses = [train_step() for _ in range(3)]
+    assert np.isfinite(losses).all() and np.isfinite(before)
+    assert eval_step() != before
