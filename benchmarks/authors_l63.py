@@ -201,12 +201,12 @@ def _median_time(fn, repeats, device):
     return statistics.median(times)
 
 
-def bench(threads, repeats, n_iter=10, batch=128, device="cpu"):
+def bench(threads, repeats, n_iter=10, batch=128, device="cpu", eval_repeats=None):
     """Median training and evaluation throughput (windows per second)."""
     torch.set_num_threads(threads)
     train_step, eval_step = build(batch, n_iter, device=device)
     return (batch / _median_time(train_step, repeats, device),
-            batch / _median_time(eval_step, repeats, device))
+            batch / _median_time(eval_step, eval_repeats or repeats, device))
 
 
 def main(argv=None):
