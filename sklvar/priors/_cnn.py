@@ -39,6 +39,15 @@ def _index_pad(z, axis, before, after, circular):
     return z.index_select(axis, idx)
 
 
+def _index_pad_adjoint(g, axis, n, before, after, circular):
+    """Adjoint of :func:`_index_pad` for an axis of original size ``n``: the
+    padded entries are summed back onto the entries they copy."""
+    idx = _pad_index(n, before, after, circular, g.device)
+    shape = list(g.shape)
+    shape[axis] = n
+    return g.new_zeros(shape).index_add(axis, idx, g)
+
+
 class _SameConv(nn.Module):
     """Bias-free 2-D convolution with "same" output size.
 
@@ -103,10 +112,7 @@ class _SameConv(nn.Module):
         out = F.fold(cols, size, (kh, kw), padding=pad)
         for axis, n_axis, k, circ in zip((2, 3), (h, w), (kh, kw), circular):
             if circ:
-                idx = _pad_index(n_axis, k // 2, k // 2, True, g.device)
-                shape = list(out.shape)
-                shape[axis] = n_axis
-                out = out.new_zeros(shape).index_add(axis, idx, out)
+                out = _index_pad_adjoint(out, axis, n_axis, k // 2, k // 2, True)
         return out
 
 
@@ -345,10 +351,7 @@ class TwoScaleCNNPrior(Prior):
         for axis, p, n in zip((2, 3), self.pool_size, size):
             extra = -n % p
             if extra:
-                idx = _pad_index(n, 0, extra, axis in self._periodic, g.device)
-                shape = list(g.shape)
-                shape[axis] = n
-                g = g.new_zeros(shape).index_add(axis, idx, g)
+                g = _index_pad_adjoint(g, axis, n, 0, extra, axis in self._periodic)
         return g
 
     @staticmethod
