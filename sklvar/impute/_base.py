@@ -19,6 +19,7 @@ from ..utils import (
     resolve_layout,
     window_starts,
 )
+from ..utils._gmrf import shifted_gaps_hide
 
 
 def _is_nan(value):
@@ -171,7 +172,7 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def _channel_view(self, A):
         """(n_rows, C, k) view of a (n_rows, n_features) array."""
-        if self.layout_.window is not None or self.layout_.kind == "vector":
+        if self.layout_.window is not None or self.layout_.kind in ("vector", "table"):
             return A[:, :, None]
         return A.reshape(A.shape[0], self.layout_.n_channels, -1)
 
@@ -197,10 +198,10 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             )
         self._mean, self._scale = mean, scale
 
-    def _standardize(self, X, observed):
+    def _standardize(self, X, observed, dtype=None):
         Z = (self._channel_view(X) - self._mean[:, None]) / self._scale[:, None]
         Z = Z.reshape(X.shape)
-        return np.where(observed, Z, 0.0).astype(self._work_dtype)
+        return np.where(observed, Z, 0.0).astype(dtype or self._work_dtype)
 
     def _destandardize(self, Z):
         out = self._channel_view(Z) * self._scale[:, None] + self._mean[:, None]
@@ -225,6 +226,8 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ``impute_samples(Y, M)`` maps a batch of samples to their imputation;
         it defaults to the subclass's ``_impute_samples``.
         """
+        if self.layout_.kind == "table" and impute_samples is None:
+            return self._impute_table(Z, observed)
         impute_samples = impute_samples or self._impute_samples
         chunk = self._transform_chunk
         if self.layout_.window is None:
@@ -246,9 +249,19 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             stitcher.add(s, X_hat.reshape(len(s), n_d, self.window))
         return stitcher.result()
 
+    def _impute_table(self, Z, observed):
+        """Impute a whole standardised (T, D) table (``"table"`` layout)."""
+        raise ValueError(
+            f"{type(self).__name__} does not impute whole tables "
+            "(layout='series' without window); pass window=... to cut the "
+            "series into windows."
+        )
+
     def _impute(self, X, observed):
         """Impute a validated array; observed entries put back if asked."""
-        Z = self._standardize(X, observed)
+        # whole tables are solved in double precision (sparse direct solve)
+        dtype = np.float64 if self.layout_.kind == "table" else None
+        Z = self._standardize(X, observed, dtype)
         out = self._destandardize(self._impute_standardized(Z, observed))
         if not np.all(np.isfinite(out)):
             raise FloatingPointError(
@@ -315,9 +328,16 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ score
     def _hide_for_score(self, observed):
-        """Seeded hidden subset of the observed entries, in X's shape."""
+        """Seeded hidden subset of the observed entries, in X's shape.
+
+        For the ``"table"`` layout the hidden entries are the table's own gaps
+        rolled along time (same lengths, same series, alignment kept), so the
+        score measures the error on gaps like the ones to fill.
+        """
         seed = self.random_state if isinstance(self.random_state, Integral) else 0
         rng = np.random.RandomState(seed)
+        if self.layout_.kind == "table":  # gaps shaped like the table's own
+            return shifted_gaps_hide(observed, rng)
         if self.layout_.window is not None:
             obs = observed.T[None]  # one series (1, D, T)
             block = (1, max(1, self.window // 10))

@@ -1,6 +1,7 @@
 """VariationalImputer: the learned variational imputer (layer 6)."""
 
 import copy
+import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,6 +21,15 @@ from ..net import (
 )
 from ..priors import PRIORS, Prior
 from ..solvers import SOLVERS, Solver
+from ..utils._gmrf import (
+    FIELD_CANDIDATES,
+    em_field,
+    fit_field,
+    fit_temporal,
+    linear_fill_table,
+    select_field,
+    solve_field,
+)
 from ..utils._torch import check_device, seed_from_random_state
 from ._base import _BaseImputer
 
@@ -44,8 +54,22 @@ class VariationalImputer(_BaseImputer):
 
     Parameters
     ----------
-    prior : str or Prior, default="ae"
+    prior : str or Prior, default="auto"
         The operator :math:`\Phi`:
+
+        - ``"auto"``: ``"field"`` for series tables (``layout="series"``
+          without ``window``), ``"ae"`` otherwise;
+        - ``"field"``: linear Gaussian field over time x series, for series
+          tables only: every entry is predicted from the entries of all
+          series within ``order`` steps of it (itself excluded), with the
+          coefficients of a stationary Gaussian field fitted by EM rounds
+          on the observed entries (``prior_params``: ``order``, ``alpha``
+          the ridge, ``kind`` ``"field"``, ``"temporal"`` (each series
+          alone) or ``"linear"``). With ``prior="auto"`` the model is chosen
+          among :data:`sklvar.utils.FIELD_CANDIDATES` (orders 0 to 3, two
+          ridges, series alone, linear interpolation) on held-out observed
+          entries (the table's own gaps shifted in time) and the best two
+          are blended;
 
         - ``"pca"``: projection on principal components fitted on the training
           data (:class:`~sklvar.priors.PCAPrior`);
@@ -61,15 +85,21 @@ class VariationalImputer(_BaseImputer):
           RK4, for any multivariate series
           (:class:`~sklvar.priors.BilinearODEPrior`);
         - a :class:`~sklvar.priors.Prior` instance (copied at fit).
-    solver : {"lstm", "gd", "fixed_point"} or Solver, default="lstm"
+    solver : {"auto", "lstm", "gd", "fixed_point"} or Solver, default="auto"
         The solver :math:`\Gamma`:
+
+        - ``"auto"``: ``"fixed_point"`` for series tables, ``"lstm"``
+          otherwise;
 
         - ``"lstm"``: learned LSTM solver fed with the normalised gradient
           (:class:`~sklvar.solvers.LSTMSolver`);
         - ``"gd"``: fixed-step gradient descent on the normalised gradient,
           learnable step (:class:`~sklvar.solvers.GradientDescentSolver`);
         - ``"fixed_point"``: :math:`x \leftarrow \Omega y + (1-\Omega)\Phi(x)`
-          (:class:`~sklvar.solvers.FixedPointSolver`);
+          (:class:`~sklvar.solvers.FixedPointSolver`); with the linear
+          ``"field"`` prior its fixed point is computed exactly by a sparse
+          linear solve (the limit of the iteration, for any number of
+          iterations);
         - a :class:`~sklvar.solvers.Solver` instance (copied at fit).
     prior_params, solver_params : dict or None, default=None
         Keyword options of the prior / solver class (for example
@@ -117,7 +147,11 @@ class VariationalImputer(_BaseImputer):
     layout : {"auto", "vector", "series", "image"}, default="auto"
         How a sample is laid out (decides 1-D or 2-D convolutions in the LSTM
         solver); "auto" picks "series" with ``window``, "vector" without
-        ``sample_shape``, "image" otherwise.
+        ``sample_shape``, "image" otherwise. ``layout="series"`` without
+        ``sample_shape`` nor ``window`` is the configuration for
+        **time-series tables**: X is one multivariate series (rows are time
+        steps, columns are series), imputed as a whole with the field prior
+        (``layout_.kind == "table"``).
     window : int or None, default=None
         X is one long series (rows are time steps, columns variables): it is
         cut into overlapping windows of this length, imputed in batches and
@@ -130,6 +164,13 @@ class VariationalImputer(_BaseImputer):
     hide_fraction : float, default=0.2
         Fraction of the observed entries hidden for self-supervised training
         and for the label-free :meth:`score`.
+    max_time : float or None, default=None
+        Budget in seconds for fit. Neural models: training stops at the first
+        epoch end past the budget (with a warning-free history entry
+        ``time_budget_stop``), the learning rate follows a cosine decay over
+        the budget and the solver-iteration curriculum ramps over its first
+        half (``max_epochs`` stays an upper bound). Series tables: no further
+        candidate model is tried once half the budget is spent.
     random_state : int, RandomState instance or None, default=None
         Seeds numpy and torch (in a forked torch RNG, so the global state is
         untouched); the same int gives the same result on CPU.
@@ -193,8 +234,8 @@ class VariationalImputer(_BaseImputer):
 
     _parameter_constraints: dict = {
         **_BaseImputer._parameter_constraints,
-        "prior": [StrOptions(set(PRIORS)), Prior],
-        "solver": [StrOptions(set(SOLVERS)), Solver],
+        "prior": [StrOptions(set(PRIORS) | {"auto", "field"}), Prior],
+        "solver": [StrOptions(set(SOLVERS) | {"auto"}), Solver],
         "prior_params": [dict, None],
         "solver_params": [dict, None],
         "n_solver_iter": [Interval(Integral, 1, None, closed="left")],
@@ -210,14 +251,15 @@ class VariationalImputer(_BaseImputer):
         "device": [str, torch.device],
         "initial_strategy": [StrOptions({"auto", "mean", "linear"})],
         "callbacks": [list, None],
+        "max_time": [Interval(Real, 0, None, closed="neither"), None],
     }
 
     _divergence_hint = " Try a smaller lr or fewer solver iterations."
 
     def __init__(
         self,
-        prior="ae",
-        solver="lstm",
+        prior="auto",
+        solver="auto",
         *,
         prior_params=None,
         solver_params=None,
@@ -241,6 +283,7 @@ class VariationalImputer(_BaseImputer):
         stride=None,
         initial_strategy="auto",
         hide_fraction=0.2,
+        max_time=None,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -269,6 +312,7 @@ class VariationalImputer(_BaseImputer):
         self.stride = stride
         self.initial_strategy = initial_strategy
         self.hide_fraction = hide_fraction
+        self.max_time = max_time
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
@@ -284,6 +328,34 @@ class VariationalImputer(_BaseImputer):
                 f"got {self.loss_weights!r}."
             )
         check_device(self.device)
+
+    def _resolved(self):
+        """(prior, solver) with "auto" resolved for the fitted layout."""
+        prior, solver = self.prior, self.solver
+        table = self.layout_.kind == "table"
+        if isinstance(prior, str) and prior == "auto":
+            prior = "field" if table else "ae"
+        if isinstance(solver, str) and solver == "auto":
+            solver = "fixed_point" if table else "lstm"
+        if table and not (isinstance(prior, str) and prior == "field"):
+            raise ValueError(
+                f"prior={self.prior!r} needs windows on a series table: pass "
+                "window=... (for example window=64), or use prior='auto' or "
+                "'field' with layout='series' and no window."
+            )
+        if table and solver != "fixed_point":
+            raise ValueError(
+                f"solver={self.solver!r} needs windows on a series table: pass "
+                "window=..., or use solver='auto' or 'fixed_point' (solved "
+                "exactly) with the field prior."
+            )
+        if not table and isinstance(prior, str) and prior == "field":
+            raise ValueError(
+                "prior='field' imputes whole series tables: use layout='series' "
+                "without sample_shape nor window (rows are time steps); got "
+                f"layout_={self.layout_.kind!r}."
+            )
+        return prior, solver
 
     def _build(self, kind, choice, table, params, shape):
         if not isinstance(choice, str):
@@ -305,11 +377,12 @@ class VariationalImputer(_BaseImputer):
 
     def _build_model(self):
         shape = self.layout_.shape
-        prior = self._build("prior", self.prior, PRIORS, self.prior_params, shape)
+        prior_name, solver_name = self._resolved()
+        prior = self._build("prior", prior_name, PRIORS, self.prior_params, shape)
         solver_params = dict(self.solver_params or {})
-        if self.solver == "lstm" and prior.periodic_axes:
+        if solver_name == "lstm" and prior.periodic_axes:
             solver_params.setdefault("periodic_axes", tuple(prior.periodic_axes))
-        solver = self._build("solver", self.solver, SOLVERS, solver_params, shape)
+        solver = self._build("solver", solver_name, SOLVERS, solver_params, shape)
         cost = VariationalCost(
             prior, lambda_obs=self.lambda_obs, lambda_prior=self.lambda_prior,
             learn_lambdas=self.learn_lambdas,
@@ -360,6 +433,10 @@ class VariationalImputer(_BaseImputer):
         """
         self._check_params()
         X, observed, X_true = self._prepare_fit(X, y, mask)
+        self._resolved()
+        if self.layout_.kind == "table":
+            self._fit_table(X, observed, X_true)
+            return self
         Y = self._samples(self._standardize(X, observed))
         M = self._samples(observed)
         T = None
@@ -413,6 +490,98 @@ class VariationalImputer(_BaseImputer):
         self.net_ = net
         self.history_ = net.history
         self.n_iter_ = len(net.history)
+
+    # --------------------------------------------------------- series tables
+    def _field_spec(self):
+        """The single field model of ``prior="field"`` (its ``prior_params``)."""
+        spec = {"kind": "field", "order": 1, "alpha": 1e-3}
+        params = dict(self.prior_params or {})
+        unknown = set(params) - set(spec)
+        if unknown:
+            raise ValueError(
+                f"prior_params={self.prior_params!r} are not accepted by "
+                f"prior='field': unknown {sorted(unknown)}; expected keys among "
+                f"{sorted(spec)}."
+            )
+        spec.update(params)
+        if spec["kind"] not in ("field", "temporal", "linear"):
+            raise ValueError(
+                "prior_params['kind'] must be 'field', 'temporal' or 'linear', got "
+                f"{spec['kind']!r}."
+            )
+        if not isinstance(spec["order"], Integral) or spec["order"] < 0:
+            raise ValueError(
+                "prior_params['order'] must be an int >= 0, got "
+                f"{spec['order']!r}."
+            )
+        if not isinstance(spec["alpha"], Real) or not spec["alpha"] >= 0:
+            raise ValueError(
+                "prior_params['alpha'] must be a float >= 0, got "
+                f"{spec['alpha']!r}."
+            )
+        return spec
+
+    def _fit_table(self, X, observed, X_true):
+        clock = time.perf_counter
+        start = clock()
+        Z = self._standardize(X, observed, np.float64)
+        rng = np.random.RandomState(seed_from_random_state(self.random_state))
+        if self.prior == "auto" and self.prior_params is None:
+            deadline = None if self.max_time is None else start + self.max_time / 2
+            chosen, errors = select_field(
+                Z, observed, FIELD_CANDIDATES, rng, deadline=deadline, clock=clock,
+            )
+            self.validation_errors_ = np.array(
+                errors + [np.nan] * (len(FIELD_CANDIDATES) - len(errors))
+            )
+        else:
+            if self.prior == "auto":
+                raise ValueError(
+                    "prior='auto' chooses its own models on series tables; pass "
+                    f"prior='field' to use prior_params={self.prior_params!r}."
+                )
+            chosen = [(self._field_spec(), 1.0)]
+            self.validation_errors_ = None
+        fitted = []
+        for spec, weight in chosen:
+            if X_true is not None:  # supervised: fit on the true states
+                T = self._standardize(X_true, np.ones_like(observed), np.float64)
+                B = None
+                if spec["kind"] == "field":
+                    B = fit_field(T, spec["order"], spec["alpha"])
+                elif spec["kind"] == "temporal":
+                    B = fit_temporal(T, spec["order"], spec["alpha"])  # (B, c)
+            else:
+                _, B = em_field(Z, observed, n_rounds=self.n_field_rounds_, **spec)
+                if B is None and spec["kind"] != "linear":
+                    raise FloatingPointError(
+                        f"the field model {spec} diverged on the training data; "
+                        "use a larger prior_params['alpha'] or prior='auto'."
+                    )
+            fitted.append((dict(spec), float(weight), B))
+        self.field_models_ = fitted
+        self.n_iter_ = self.n_field_rounds_
+        self.fit_time_ = clock() - start
+        if self.verbose > 0:
+            desc = ", ".join(
+                f"{w:.1f} x {spec['kind']}(order={spec['order']}, "
+                f"alpha={spec['alpha']:g})" for spec, w, _ in fitted
+            )
+            print(f"[VariationalImputer] series table {X.shape}: {desc}; "
+                  f"fit in {self.fit_time_:.1f} s")
+
+    n_field_rounds_ = 3
+
+    def _impute_table(self, Z, observed):
+        Z = np.asarray(Z, dtype=float)
+        out = np.zeros(Z.shape)
+        for spec, weight, B in self.field_models_:
+            if B is None:
+                X = linear_fill_table(Z, observed)
+            else:
+                X = solve_field(Z, observed, *B)
+            out += weight * X
+        return out
 
     # ------------------------------------------------------------ inference
     def _run_batches(self, fn, *arrays):

@@ -13,9 +13,12 @@ class SampleLayout:
 
     Parameters
     ----------
-    kind : {"vector", "series", "image"}
+    kind : {"vector", "series", "image", "table"}
         ``"vector"``: a plain feature vector, shape ``(n_features,)``; every
-        feature is a channel and there is no spatial axis. ``"series"``: a
+        feature is a channel and there is no spatial axis. ``"table"``: the
+        whole of ``X`` is one multivariate series (rows are time steps,
+        columns are series), imputed at once without windows; ``shape`` is
+        ``(n_features,)``. ``"series"``: a
         multichannel series ``(C, L)``, convolutions run along time (the last
         axis). ``"image"``: ``(C, H, W)``, 2-D convolutions.
     shape : tuple of int
@@ -68,7 +71,9 @@ def resolve_layout(n_features, *, sample_shape=None, layout="auto", window=None)
         images, ``(C, L)`` for series with ``layout="series"``.
     layout : {"auto", "vector", "series", "image"}
         ``"auto"`` means: ``"series"`` when ``window`` is set, ``"vector"``
-        when ``sample_shape`` is None, ``"image"`` otherwise.
+        when ``sample_shape`` is None, ``"image"`` otherwise. ``"series"``
+        without ``sample_shape`` nor ``window`` resolves to ``"table"``: X is
+        one multivariate series, rows are time steps.
     window : int or None
         Window length when ``X`` is one long series (rows are time steps).
 
@@ -97,6 +102,8 @@ def resolve_layout(n_features, *, sample_shape=None, layout="auto", window=None)
     if sample_shape is None:
         if layout in ("auto", "vector"):
             return SampleLayout("vector", (n_features,))
+        if layout == "series":
+            return SampleLayout("table", (n_features,))
         raise ValueError(
             f"layout={layout!r} needs sample_shape (the shape of one row as a "
             "sample) or window; got sample_shape=None and window=None."

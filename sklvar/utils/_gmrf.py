@@ -1,0 +1,380 @@
+"""Linear Gaussian-field prior over time x series (numpy / scipy only).
+
+The prior predicts every entry :math:`x_{t,j}` of a (T, D) table from its
+neighbours in a window of ``2 * order + 1`` time steps across all series, the
+entry itself excluded:
+
+.. math::
+
+    \\Phi(x)_{t,j} = \\sum_{(s,k) \\ne (0,j),\\ |s| \\le S} B_{j,s,k}\\, x_{t+s,k}.
+
+The coefficients are those of the conditional mean of a stationary Gaussian
+field: with :math:`P` the (ridge-regularised) inverse covariance of the
+stacked window :math:`(x_{t-S}, \\dots, x_{t+S})`,
+:math:`B_{j,s,k} = -P_{(0,j),(s,k)} / P_{(0,j),(0,j)}`. Imputation is the fixed
+point of the paper's fixed-point solver
+:math:`x = \\Omega y + (1 - \\Omega) \\Phi(x)`, computed exactly by a sparse
+linear solve (the limit of the iteration where it converges, and defined where
+it would not); for a Gaussian field it is the conditional mean of the missing
+entries given the observed ones (kriging). The coefficients are fitted by EM
+rounds: fit on the current fill, solve, refit.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spl
+
+__all__ = [
+    "fit_field",
+    "gap_shaped_hide",
+    "solve_field",
+]
+
+
+def _lagged(Z, order):
+    """(T, (2 S + 1) D) stack of the shifted copies of Z, edges repeated."""
+    n_t = Z.shape[0]
+    P = np.pad(Z, ((order, order), (0, 0)), mode="edge")
+    return np.concatenate(
+        [P[order + s:order + s + n_t] for s in range(-order, order + 1)], axis=1
+    )
+
+
+def fit_field(Z, order, alpha, observed=None):
+    r"""Coefficients of the field on a complete (filled) standardised table.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (T, D)
+        Complete table (observations and the current fill), standardised.
+    order : int
+        Half-width S of the time window (0: across series only).
+    alpha : float
+        Ridge added to the window covariance (relative to unit variances).
+    observed : ndarray of bool of shape (T, D) or None
+        When given, the regression of each series is fitted on the time steps
+        where that series is observed only (its own filled values are never a
+        target, as in scikit-learn's IterativeImputer); None fits every series
+        on every step, from the precision matrix of the window.
+
+    Returns
+    -------
+    B : ndarray of shape (D, 2 S + 1, D)
+        ``B[j, S + s, k]`` weighs :math:`x_{t+s,k}` in the prediction of
+        :math:`x_{t,j}`; ``B[j, S, j] == 0``.
+    c : ndarray of shape (D,)
+        Intercepts: :math:`\Phi(x)_{t,j} = c_j + \sum B_{j,s,k} x_{t+s,k}`.
+    """
+    n_t, n_d = Z.shape
+    F = _lagged(Z, order)
+    n_f = F.shape[1]
+    c0 = order * n_d
+    centre = np.arange(n_d)
+    if observed is None:
+        mu = F.mean(axis=0)
+        Fc = F - mu
+        G = Fc.T @ Fc / n_t
+        G[np.diag_indices_from(G)] += alpha
+        P = np.linalg.inv(G)
+        rows = P[c0:c0 + n_d]
+        B = -rows / P[c0 + centre, c0 + centre][:, None]
+        B[centre, c0 + centre] = 0.0
+        c = mu[c0:c0 + n_d] - B @ mu
+        return B.reshape(n_d, 2 * order + 1, n_d), c
+    G = F.T @ F
+    total = F.sum(axis=0)
+    B = np.zeros((n_d, n_f))
+    c = np.zeros(n_d)
+    for j in range(n_d):
+        miss = ~observed[:, j]
+        n_obs = n_t - int(miss.sum())
+        if n_obs < 2:
+            continue
+        Fm = F[miss]
+        mu = (total - Fm.sum(axis=0)) / n_obs
+        Gj = (G - Fm.T @ Fm) / n_obs - np.outer(mu, mu)
+        keep = np.ones(n_f, dtype=bool)
+        keep[c0 + j] = False
+        A = Gj[np.ix_(keep, keep)]
+        A[np.diag_indices_from(A)] += alpha
+        B[j, keep] = np.linalg.solve(A, Gj[keep, c0 + j])
+        c[j] = mu[c0 + j] - B[j] @ mu
+    return B.reshape(n_d, 2 * order + 1, n_d), c
+
+
+def _operator(B, n_t):
+    """Sparse (T D, T D) matrix of Phi on the row-major flattened table."""
+    n_d, width, _ = B.shape
+    order = (width - 1) // 2
+    idx = np.arange(n_t * n_d).reshape(n_t, n_d)
+    t = np.arange(n_t)
+    rows, cols, vals = [], [], []
+    for i, s in enumerate(range(-order, order + 1)):
+        C = B[:, i, :]
+        jj, kk = np.nonzero(C)
+        if jj.size == 0:
+            continue
+        ts = np.clip(t + s, 0, n_t - 1)  # edges repeated, as in the fit
+        rows.append(idx[t][:, jj].ravel())
+        cols.append(idx[ts][:, kk].ravel())
+        vals.append(np.tile(C[jj, kk], n_t))
+    if not rows:
+        return sp.csr_matrix((n_t * n_d, n_t * n_d))
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_t * n_d, n_t * n_d),
+    )
+
+
+def solve_field(Z, observed, B, c=None):
+    """Exact fixed point :math:`x = \\Omega y + (1-\\Omega)\\Phi(x)`.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (T, D)
+        Standardised table; only observed entries are read.
+    observed : ndarray of bool, shape (T, D)
+    B : ndarray of shape (D, 2 S + 1, D)
+        Field coefficients (:func:`fit_field`).
+    c : ndarray of shape (D,) or None
+        Intercepts (None: 0).
+
+    Returns
+    -------
+    X : ndarray of shape (T, D)
+        Observed entries kept, missing ones solved. Non-finite if the system
+        is singular (the caller checks).
+    """
+    n_t, n_d = Z.shape
+    y = np.where(observed, Z, 0.0).ravel()
+    miss = ~observed.ravel()
+    out = y.copy()
+    if not miss.any():
+        return out.reshape(n_t, n_d)
+    Phi = _operator(B, n_t)[miss]
+    A = sp.identity(int(miss.sum()), format="csc") - Phi[:, miss].tocsc()
+    rhs = Phi[:, ~miss] @ y[~miss]
+    if c is not None:
+        rhs = rhs + np.tile(np.asarray(c, dtype=float), n_t)[miss]
+    with np.errstate(all="ignore"):
+        try:
+            out[miss] = spl.spsolve(A, rhs)
+        except (RuntimeError, ValueError):  # singular factor
+            out[miss] = np.nan
+    return out.reshape(n_t, n_d)
+
+
+def _runs(mask_1d):
+    """(start, length) of the runs of True in a 1-D boolean array."""
+    padded = np.concatenate([[False], mask_1d, [False]])
+    diff = np.diff(padded.astype(np.int8))
+    starts = np.flatnonzero(diff == 1)
+    ends = np.flatnonzero(diff == -1)
+    return starts, ends - starts
+
+
+def gap_shaped_hide(observed, fraction, rng, default_length=10):
+    """Hide observed entries in runs shaped like the table's own gaps.
+
+    The lengths of the hidden runs are drawn from the lengths of the runs of
+    missing entries of each column (all columns pooled; ``default_length``
+    when the table has no gap); runs are placed at random positions of random
+    columns until about ``fraction`` of the observed entries are hidden.
+
+    Parameters
+    ----------
+    observed : ndarray of bool, shape (T, D)
+    fraction : float in (0, 1)
+    rng : numpy RandomState
+    default_length : int, default=10
+
+    Returns
+    -------
+    hidden : ndarray of bool, shape (T, D)
+        A subset of ``observed``.
+    """
+    n_t, n_d = observed.shape
+    lengths = []
+    for j in range(n_d):
+        _, lens = _runs(~observed[:, j])
+        lengths.extend(lens.tolist())
+    lengths = np.asarray(lengths or [default_length])
+    lengths = np.minimum(lengths, max(1, n_t // 2))
+    target = fraction * observed.sum()
+    hidden = np.zeros_like(observed)
+    n_hidden, tries = 0, 0
+    while n_hidden < target and tries < 100000:
+        tries += 1
+        length = int(lengths[rng.randint(len(lengths))])
+        j = rng.randint(n_d)
+        start = rng.randint(0, n_t - length + 1)
+        block = observed[start:start + length, j] & ~hidden[start:start + length, j]
+        if block.sum() < 0.5 * length:
+            continue
+        hidden[start:start + length, j] |= block
+        n_hidden += int(block.sum())
+    if not hidden.any() and observed.any():
+        flat = np.flatnonzero(observed)
+        hidden.flat[flat[rng.randint(len(flat))]] = True
+    return hidden
+
+
+def fit_temporal(Z, order, alpha, observed=None):
+    """(B, c) of each series from its own neighbours in time only."""
+    n_d = Z.shape[1]
+    B = np.zeros((n_d, 2 * order + 1, n_d))
+    c = np.zeros(n_d)
+    for j in range(n_d):
+        obs = None if observed is None else observed[:, j:j + 1]
+        Bj, cj = fit_field(Z[:, j:j + 1], order, alpha, obs)
+        B[j, :, j], c[j] = Bj[0, :, 0], cj[0]
+    return B, c
+
+
+def linear_fill_table(Z, observed):
+    """Linear interpolation of every column of a (T, D) table along time."""
+    n_t, n_d = Z.shape
+    out = np.zeros((n_t, n_d))
+    t = np.arange(n_t)
+    for j in range(n_d):
+        m = observed[:, j]
+        if m.any():
+            out[:, j] = np.interp(t, t[m], Z[m, j])
+    return out
+
+
+def em_field(Z, observed, *, order, alpha, kind="field", n_rounds=3, X0=None,
+             target_rows="observed"):
+    """Fit the field by EM rounds and return (imputed table, (B, c)).
+
+    ``kind`` is ``"field"`` (time x series), ``"temporal"`` (each series from
+    its own past and future) or ``"linear"`` (linear interpolation, no fit).
+    Returns ``(None, None)`` when a round diverges (non-finite values, or
+    values beyond 100 times the largest observed magnitude).
+    """
+    if kind == "linear":
+        return linear_fill_table(Z, observed), None
+    X = linear_fill_table(Z, observed) if X0 is None else X0
+    bound = 100.0 * max(1.0, float(np.abs(Z[observed]).max(initial=0.0)))
+    fit = fit_field if kind == "field" else fit_temporal
+    coefs = None
+    for _ in range(n_rounds):
+        coefs = fit(X, order, alpha, observed if target_rows == "observed" else None)
+        X_new = solve_field(Z, observed, *coefs)
+        if not np.all(np.isfinite(X_new)) or np.abs(X_new).max() > bound:
+            return None, None
+        X = X_new
+    return X, coefs
+
+
+def shifted_gaps_hide(observed, rng, min_fraction=0.02, default_length=10):
+    """Hide observed entries where the table's own gaps fall when shifted in time.
+
+    The missing pattern of the table is rolled along time by a random offset
+    (the same for every column, so gaps aligned across series stay aligned,
+    runs keep their lengths and stay in their series) and intersected with the
+    observed entries. Where that hides fewer than ``min_fraction`` of the
+    observed entries (a table with few or no gaps), runs of the pattern's
+    lengths are added at random (:func:`gap_shaped_hide`).
+
+    Returns
+    -------
+    hidden : ndarray of bool, shape (T, D)
+        A subset of ``observed``.
+    """
+    n_t = observed.shape[0]
+    missing = ~observed
+    hidden = np.zeros_like(observed)
+    if missing.any() and n_t > 1:
+        lo, hi = max(1, n_t // 10), max(2, n_t - n_t // 10)
+        shift = rng.randint(lo, hi)
+        hidden = np.roll(missing, shift, axis=0) & observed
+    need = min_fraction * observed.sum() - hidden.sum()
+    if need > 0:
+        extra = gap_shaped_hide(
+            observed & ~hidden, need / max(1, (observed & ~hidden).sum()), rng,
+            default_length,
+        )
+        hidden |= extra
+    return hidden
+
+
+#: Candidate models of ``prior="auto"`` on series tables, tried in this order.
+FIELD_CANDIDATES = (
+    {"kind": "field", "order": 1, "alpha": 1e-3},
+    {"kind": "field", "order": 3, "alpha": 1e-3},
+    {"kind": "field", "order": 1, "alpha": 1e-1},
+    {"kind": "field", "order": 3, "alpha": 1e-1},
+    {"kind": "field", "order": 0, "alpha": 1e-6},
+    {"kind": "field", "order": 0, "alpha": 1e-3},
+    {"kind": "temporal", "order": 3, "alpha": 1e-3},
+    {"kind": "linear", "order": 0, "alpha": 0.0},
+)
+
+
+def select_field(Z, observed, candidates, rng, *, n_draws=2, n_rounds=2,
+                 deadline=None, clock=None):
+    """Choose field models on held-out observed entries (no truth needed).
+
+    Each candidate is fitted on the table with some observed entries hidden
+    (:func:`shifted_gaps_hide`, ``n_draws`` draws) and scored by its mean
+    squared error there; the two best are blended with the convex weight that
+    minimises the same error.
+
+    Parameters
+    ----------
+    Z, observed : ndarray of shape (T, D)
+        Standardised table and its observed mask.
+    candidates : sequence of dict
+        Keyword arguments of :func:`em_field` (``kind``, ``order``, ``alpha``).
+    rng : numpy RandomState
+    n_draws, n_rounds : int
+        Hiding draws, and EM rounds of each trial fit.
+    deadline : float or None
+        ``clock()`` value after which no further candidate is tried (at least
+        one is).
+    clock : callable or None
+        Time source for ``deadline`` (``time.perf_counter``).
+
+    Returns
+    -------
+    chosen : list of (dict, float)
+        One or two (candidate, weight) pairs; weights sum to 1.
+    errors : list of float
+        Validation mean squared error of each candidate tried (inf where the
+        fit diverged), in the order of ``candidates``.
+    """
+    hides = [shifted_gaps_hide(observed, rng) for _ in range(n_draws)]
+    preds, errors = {}, []
+    for i, cand in enumerate(candidates):
+        if deadline is not None and i > 0 and clock() > deadline:
+            break
+        P = []
+        for hidden in hides:
+            X, _ = em_field(Z, observed & ~hidden, n_rounds=n_rounds, **cand)
+            if X is None:
+                break
+            P.append(X)
+        if len(P) < len(hides):
+            errors.append(np.inf)
+            continue
+        preds[i] = P
+        errors.append(float(np.mean(
+            [np.mean((p - Z)[h] ** 2) for p, h in zip(P, hides)]
+        )))
+    ranked = sorted(preds, key=lambda i: errors[i])
+    if not ranked:
+        return [(dict(kind="linear", order=0, alpha=0.0), 1.0)], errors
+    if len(ranked) == 1:
+        return [(candidates[ranked[0]], 1.0)], errors
+    a, b = ranked[:2]
+    weights = np.linspace(0.0, 1.0, 11)
+    blend = [
+        np.mean([np.mean((w * pa + (1 - w) * pb - Z)[h] ** 2)
+                 for pa, pb, h in zip(preds[a], preds[b], hides)])
+        for w in weights
+    ]
+    w = float(weights[int(np.argmin(blend))])
+    if w == 1.0:
+        return [(candidates[a], 1.0)], errors
+    return [(candidates[a], w), (candidates[b], 1.0 - w)], errors
