@@ -20,8 +20,8 @@ from ..net import (
 )
 from ..priors import PRIORS, Prior
 from ..solvers import SOLVERS, Solver
-from ..utils._torch import check_device, seed_from_random_state
-from ._base import _BaseImputer
+from ..utils._torch import check_device, seed_from_random_state, torch_threads
+from ._base import _BaseImputer, _with_threads
 
 
 class VariationalImputer(_BaseImputer):
@@ -100,6 +100,17 @@ class VariationalImputer(_BaseImputer):
         Adam learning rate of the solver (and weights).
     device : str, default="cpu"
         Torch device, e.g. ``"cuda"``.
+    n_threads : int or None, default=1
+        Number of torch intra-op threads (``torch.set_num_threads``) used by
+        :meth:`fit`, :meth:`transform`, :meth:`score` and :meth:`project`;
+        the caller's count is restored when each call returns (or raises).
+        None leaves torch's setting as it is (by default, one thread per
+        physical core). One thread is the default because, measured on a
+        2-core CPU, small fits took 0.74-0.77x the time on 2 threads when the
+        machine was idle but 3-6x the time when another process kept a core
+        busy (``benchmarks/SPEED.md``, "Thread count of the estimators"). Raise
+        it on a machine you have to yourself; with ``GridSearchCV(n_jobs=...)``
+        keep one thread per process.
     missing_values : float, default=np.nan
         Placeholder of the missing entries of X.
     keep_observed : bool, default=True
@@ -232,6 +243,7 @@ class VariationalImputer(_BaseImputer):
         batch_size=128,
         lr=1e-3,
         device="cpu",
+        n_threads=1,
         missing_values=np.nan,
         keep_observed=True,
         add_indicator=False,
@@ -260,6 +272,7 @@ class VariationalImputer(_BaseImputer):
         self.batch_size = batch_size
         self.lr = lr
         self.device = device
+        self.n_threads = n_threads
         self.missing_values = missing_values
         self.keep_observed = keep_observed
         self.add_indicator = add_indicator
@@ -272,6 +285,10 @@ class VariationalImputer(_BaseImputer):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+
+    def _thread_limits(self):
+        """Torch's thread count set to ``n_threads`` for one call."""
+        return torch_threads(self.n_threads)
 
     # ------------------------------------------------------------- building
     def _check_params(self):
@@ -341,6 +358,7 @@ class VariationalImputer(_BaseImputer):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
+    @_with_threads
     def fit(self, X, y=None, *, mask=None):
         """Train the prior and the solver.
 
@@ -429,6 +447,7 @@ class VariationalImputer(_BaseImputer):
         module.eval()
         return self._run_batches(module, Y, M)
 
+    @_with_threads
     def project(self, X):
         r"""Apply the learned prior :math:`\Phi` to complete states.
 
