@@ -118,8 +118,12 @@ class DictionaryImputer(_BaseImputer):
         None: each row is a plain feature vector.
     layout : {"auto", "vector", "series", "image"}, default="auto"
         How a sample is laid out; "auto" picks "series" with ``window``,
-        "vector" without ``sample_shape``, "image" otherwise. Here it decides
-        the initial fill and the blocks hidden by :meth:`score`.
+        "vector" without ``sample_shape`` or with one entry, "image" with
+        three. A ``sample_shape`` of two entries is ambiguous, ``(H, W)`` or
+        ``(C, L)``: "auto" reads it as a one-channel image ``(1, H, W)`` and
+        warns (UserWarning); pass ``layout="image"`` or ``layout="series"``
+        to choose and silence it. Here the layout decides the initial fill
+        and the blocks hidden by :meth:`score`; it is ``layout_`` after fit.
     window : int or None, default=None
         X is one long series (rows are time steps, columns variables): it is
         cut into overlapping windows of this length, which are the samples of
@@ -142,8 +146,8 @@ class DictionaryImputer(_BaseImputer):
         Seeds the dictionary learning (initialisation, shuffling, resampling
         of unused atoms).
     verbose : int, default=0
-        Print a summary of the fit when > 0, and the dictionary learning's
-        progress when > 1.
+        Print a summary of the fit (layout, atoms, passes) when > 0, and the
+        dictionary learning's progress when > 1.
 
     Attributes
     ----------
@@ -156,7 +160,10 @@ class DictionaryImputer(_BaseImputer):
         Number of passes over the training samples run by the dictionary
         learning, summed over the initial fit and the refinements.
     layout_ : SampleLayout
-        Resolved sample layout.
+        Resolved sample layout: ``layout_.kind`` ("vector", "series" or
+        "image"), ``layout_.shape`` (the shape of one sample, channels
+        first) and ``layout_.window`` (the window length with ``window``,
+        else None).
     n_features_in_ : int
         Number of features seen in fit.
     feature_names_in_ : ndarray of str
@@ -342,7 +349,8 @@ class DictionaryImputer(_BaseImputer):
         self.n_iter_ = n_iter
         if self.verbose > 0:
             print(
-                f"[DictionaryImputer] {self._n_components} atoms learned on "
+                f"[DictionaryImputer] layout: {self.layout_.describe()}; "
+                f"{self._n_components} atoms learned on "
                 f"{n_samples} samples of {n_sample_features} entries in "
                 f"{self.n_iter_} passes."
             )

@@ -126,9 +126,14 @@ class VariationalImputer(_BaseImputer):
         images, ``(C, L)`` for multichannel series (with ``layout="series"``).
         None: each row is a plain feature vector.
     layout : {"auto", "vector", "series", "image"}, default="auto"
-        How a sample is laid out (decides 1-D or 2-D convolutions in the LSTM
-        solver); "auto" picks "series" with ``window``, "vector" without
-        ``sample_shape``, "image" otherwise.
+        How a sample is laid out (decides 1-D or 2-D convolutions in the
+        prior and the LSTM solver, hence the model and its cost); "auto"
+        picks "series" with ``window``, "vector" without ``sample_shape`` or
+        with one entry, "image" with three. A ``sample_shape`` of two entries
+        is ambiguous, ``(H, W)`` or ``(C, L)``: "auto" reads it as a
+        one-channel image ``(1, H, W)`` and warns (UserWarning); pass
+        ``layout="image"`` or ``layout="series"`` to choose and silence it.
+        The resolved layout is ``layout_``, printed at fit with ``verbose``.
     window : int or None, default=None
         X is one long series (rows are time steps, columns variables): it is
         cut into overlapping windows of this length, imputed in batches and
@@ -145,8 +150,9 @@ class VariationalImputer(_BaseImputer):
         Seeds numpy and torch (in a forked torch RNG, so the global state is
         untouched); the same int gives the same result on CPU.
     verbose : int, default=0
-        When > 0, show a progress bar and skorch's per-epoch log (loss,
-        solver iterations, time).
+        When > 0, print the resolved layout and the model built (prior and
+        solver classes, number of parameters, threads), then show a progress
+        bar and skorch's per-epoch log (loss, solver iterations, time).
     callbacks : list or None, default=None
         Extra skorch callbacks for training, as ``(name, callback)`` pairs or
         callback instances, run after the iteration curriculum; e.g.
@@ -164,7 +170,12 @@ class VariationalImputer(_BaseImputer):
     n_iter_ : int
         Number of epochs run.
     layout_ : SampleLayout
-        Resolved sample layout.
+        Resolved sample layout: ``layout_.kind`` ("vector", "series" or
+        "image"), ``layout_.shape`` (the shape of one sample, channels first,
+        e.g. ``(3, 200)`` for a series or ``(1, 28, 28)`` for an image) and
+        ``layout_.window`` (the window length with ``window``, else None).
+        It decides the model: 1-D convolutions along time for series, 2-D for
+        images.
     n_features_in_ : int
         Number of features seen in fit.
     feature_names_in_ : ndarray of str
@@ -392,6 +403,8 @@ class VariationalImputer(_BaseImputer):
 
     def _fit_samples(self, Y, M, T, seed):
         model = self._build_model()
+        if self.verbose > 0:
+            self._print_model(model)
         y_t, m_t = torch.from_numpy(Y), torch.from_numpy(M)
         if T is not None:
             x_fit, m_fit = torch.from_numpy(T), None
@@ -431,6 +444,22 @@ class VariationalImputer(_BaseImputer):
         self.net_ = net
         self.history_ = net.history
         self.n_iter_ = len(net.history)
+
+    def _print_model(self, model):
+        """Print the resolved layout and the model built (``verbose > 0``)."""
+
+        def count(module):
+            return sum(p.numel() for p in module.parameters())
+
+        print(
+            f"[VariationalImputer] layout: {self.layout_.describe()}; model: "
+            f"{type(model.prior).__name__} prior ({count(model.prior):,} "
+            f"parameters), {type(model.solver).__name__} solver "
+            f"({count(model.solver):,} parameters), {count(model):,} parameters in "
+            f"all; {torch.get_num_threads()} torch thread(s), device "
+            f"{self.device!r}",
+            flush=True,
+        )
 
     # ------------------------------------------------------------ inference
     def _run_batches(self, fn, *arrays):
