@@ -64,6 +64,13 @@ def torch_threads(n_threads):
     ------
     ValueError
         If ``n_threads`` is neither None nor an int >= 1.
+
+    Notes
+    -----
+    The count is per process, not per Python thread: blocks running at the
+    same time in several threads of one process (a threading backend) see
+    each other's setting. Processes (joblib's default loky backend) are
+    independent.
     """
     n_threads = check_n_threads(n_threads)
     previous = torch.get_num_threads()
