@@ -262,7 +262,9 @@ class Row:
 def _variational(**kwargs):
     from sklvar import VariationalImputer
 
-    return VariationalImputer(**kwargs)
+    # run_benchmark sets the torch and BLAS threads (threads=): the estimators
+    # leave them as they are
+    return VariationalImputer(n_threads=None, **kwargs)
 
 
 def _train_kwargs(cfg, key, seed):
@@ -310,6 +312,7 @@ def _mnist_rows(cfg, seed, layout):
             transform_algorithm=algorithm,
             keep_observed=False,
             random_state=seed,
+            n_threads=None,  # set by run_benchmark
             **layout,
             **extra,
         )
@@ -601,7 +604,7 @@ def load_mnist_data(cfg, seed, path=None):
         (28, 28),
         variance,
         variance,
-        {"sample_shape": (28, 28)},
+        {"sample_shape": (28, 28), "layout": "image"},
         desc,
     )
 

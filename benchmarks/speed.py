@@ -45,7 +45,8 @@ CONFIGS = {
                                          prior_params={"periodic_axes": (0,)}),
                                     (40, 200), 8),
     "mnist cnn+lstm K=10": (dict(prior="cnn", solver="lstm", n_solver_iter=10,
-                                 sample_shape=(28, 28)), (28, 28), 128),
+                                 sample_shape=(28, 28), layout="image"),
+                            (28, 28), 128),
 }
 
 
@@ -60,8 +61,9 @@ def _build(params, shape, batch, seed=0, device="cpu"):
     X_true = rng.normal(size=(batch, n_features))
     X = X_true.copy()
     X[rng.uniform(size=X.shape) < 0.8] = np.nan
+    # n_threads=None: the thread count is set by the caller (--threads)
     imp = VariationalImputer(max_epochs=0, batch_size=batch, random_state=seed,
-                             device=device, **params).fit(X, X_true)
+                             device=device, n_threads=None, **params).fit(X, X_true)
     net = imp.net_
     Y = imp._samples(imp._standardize(X, ~np.isnan(X)))
     M = imp._samples(~np.isnan(X))
@@ -145,7 +147,8 @@ def bench_series_transform(threads, repeats, n_rows, device="cpu"):
     X = rng.normal(size=(4000, 3)).cumsum(0)
     X[rng.uniform(size=X.shape) < 0.5] = np.nan
     imp = VariationalImputer(prior="cnn", solver="lstm", window=200, n_solver_iter=10,
-                             max_epochs=0, random_state=0, device=device).fit(X)
+                             max_epochs=0, random_state=0, device=device,
+                             n_threads=None).fit(X)
     X_long = np.tile(X, (n_rows // len(X) + 1, 1))[:n_rows]
     t = _median_time(lambda: imp.transform(X_long), repeats, device)
     return n_rows / t
@@ -158,7 +161,8 @@ from sklvar import VariationalImputer
 rng = np.random.RandomState(0)
 X = rng.normal(size=(4000, 3)).cumsum(0); X[rng.uniform(size=X.shape) < 0.5] = np.nan
 imp = VariationalImputer(prior="cnn", solver="lstm", window=200, n_solver_iter=10,
-                         max_epochs=0, random_state=0, device=sys.argv[2]).fit(X)
+                         max_epochs=0, random_state=0, device=sys.argv[2],
+                         n_threads=None).fit(X)
 pickle.dump((imp, X), open(sys.argv[1], "wb"))
 """
 
@@ -314,10 +318,30 @@ def main(argv=None):
                   + (f"; peak GPU memory allocated {gpu_mb:.0f} MB." if gpu_mb
                      else ".")]
     text = "\n".join(lines) + "\n"
-    with open(args.out, "w") as fh:
-        fh.write(text)
     print(text)
+    kept = _kept_sections(args.out)  # read before the file is truncated
+    with open(args.out, "w") as fh:
+        fh.write(text + kept)
     return 0
+
+
+# sections of SPEED.md written by other scripts, kept when this one rewrites it
+_KEPT = ("## Thread count of the estimators (benchmarks/threads.py)",)
+
+
+def _kept_sections(path):
+    """The sections of ``path`` that other scripts write (threads.py), or ""."""
+    try:
+        old = open(path).read()
+    except OSError:
+        return ""
+    kept = []
+    for title in _KEPT:
+        start = old.find(title)
+        if start >= 0:
+            end = old.find("\n## ", start + len(title))
+            kept.append(old[start:end if end >= 0 else None].rstrip("\n"))
+    return "".join("\n" + k + "\n" for k in kept)
 
 
 if __name__ == "__main__":

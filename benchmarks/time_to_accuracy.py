@@ -176,7 +176,7 @@ def main(argv=None):
         prior="cnn", solver="lstm", joint=True, keep_observed=False,
         n_solver_iter=stop, n_solver_iter_start=start, max_epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, random_state=args.seed,
-        device=args.device, **data.layout,
+        device=args.device, n_threads=args.threads, **data.layout,
     )
     time_schedule = ((args.lr, args.lr / 20, start, stop) if args.schedule == "time"
                      else None)

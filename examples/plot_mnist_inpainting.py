@@ -6,8 +6,8 @@ Inpainting MNIST digits with holes
 The image experiment of the paper (its Table 1): digits lose three 9x9
 squares each, and the missing pixels are filled by a variational model
 learned on damaged digits and their complete versions. With
-``sample_shape=(28, 28)``, each row of ``X`` is one image; the LSTM solver
-then runs 2-D convolutions.
+``sample_shape=(28, 28)`` and ``layout="image"``, each row of ``X`` is one
+image; the LSTM solver then runs 2-D convolutions.
 
 The MNIST files are not shipped with sklvar and nothing is downloaded: the
 example reads the IDX files from the folder named by the environment
@@ -66,7 +66,8 @@ from sklvar import VariationalImputer
 from sklvar.metrics import interpolation_error
 
 common = dict(prior="pca", prior_params={"n_components": 30},
-              sample_shape=(28, 28), batch_size=64, lr=1e-2, random_state=0)
+              sample_shape=(28, 28), layout="image", batch_size=64, lr=1e-2,
+              random_state=0)
 models = {
     "mean": SimpleImputer(keep_empty_features=True),
     "PCA + gradient descent": VariationalImputer(solver="gd", max_epochs=10, **common),

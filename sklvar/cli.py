@@ -26,6 +26,15 @@ __all__ = ["main"]
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _BENCHMARKS = ("lorenz63", "lorenz96", "mnist")
+# --threads of every command: the estimators' n_threads default, measured in
+# benchmarks/SPEED.md ("Thread count of the estimators")
+_DEFAULT_THREADS = 1
+_THREADS_HELP = (
+    "torch threads while fitting and imputing (default: 1; 0 keeps torch's "
+    "default, one per core). On a 2-core machine, 2 threads took 0.74x the "
+    "time of 1 when idle and 3-6x with one other busy process "
+    "(benchmarks/SPEED.md)"
+)
 
 
 class CLIError(Exception):
@@ -60,19 +69,20 @@ def _check_choice(value, choices, option):
     return value
 
 
-def _set_threads(n_threads):
-    """Use ``n_threads`` torch threads; 0 keeps torch's default.
+def _n_threads(threads):
+    """The estimators' ``n_threads`` for ``--threads``: None for 0.
 
     On a busy machine, more threads than free cores make oneDNN's convolutions
-    spin: ``sklvar impute`` on a small file took 25 s with 2 threads and 2.6 s
-    with 1 on a 2-core machine running other jobs.
+    spin: ``sklvar impute`` on a 1000 x 10 file took 118 s with torch's default
+    (2 threads) and about 20 s with 1 on a 2-core machine running another job
+    (issue 19).
     """
-    if n_threads < 0:
-        raise CLIError(f"--threads must be >= 0, got {n_threads}.")
-    if n_threads:
-        import torch
-
-        torch.set_num_threads(n_threads)
+    if threads < 0:
+        raise CLIError(
+            f"--threads must be 0 (torch's default) or a positive count, got "
+            f"{threads}."
+        )
+    return threads or None
 
 
 def _nmse_missing(X_pred, X_true, observed):
@@ -87,6 +97,7 @@ def _run_demo(args):
     from .impute import VariationalImputer
     from .utils import linear_fill
 
+    n_threads = _n_threads(args.threads)
     prior = _check_choice(args.prior or _default_prior(), _prior_choices(), "--prior")
     solver = _check_choice(args.solver, _solver_choices(), "--solver")
     n_steps = args.n_steps
@@ -97,7 +108,6 @@ def _run_demo(args):
             f"--n-steps {n_steps} is too short for --window {args.window}; use at "
             f"least {4 * args.window} steps."
         )
-    _set_threads(args.threads)
     half = n_steps // 2
     data = make_lorenz63(
         n_train=1, n_test=1, n_steps=n_steps, window=min(200, half),
@@ -116,11 +126,12 @@ def _run_demo(args):
     imp = VariationalImputer(
         prior=prior, solver=solver, window=args.window, stride=args.window // 4,
         max_epochs=args.max_epochs, batch_size=64, lr=3e-3, device=args.device,
-        random_state=args.random_state, verbose=args.verbose,
+        n_threads=n_threads, random_state=args.random_state, verbose=args.verbose,
     )
     print(
         f"fitting VariationalImputer(prior={prior!r}, solver={solver!r}, "
-        f"window={args.window}) for {args.max_epochs} epochs, self-supervised "
+        f"window={args.window}, n_threads={n_threads}) for {args.max_epochs} "
+        "epochs, self-supervised "
         "(no ground truth)..."
     )
     sys.stdout.flush()
@@ -240,6 +251,7 @@ def _write_table(df, path, keep_index):
 
 
 def _run_impute(args):
+    n_threads = _n_threads(args.threads)
     df = _read_table(args.input, args.time_column)
     X = df.to_numpy(dtype=np.float64)
     observed = ~np.isnan(X)
@@ -262,21 +274,21 @@ def _run_impute(args):
     _check_choice(prior, _prior_choices(), "--prior")
     _check_choice(args.solver, _solver_choices(), "--solver")
 
-    _set_threads(args.threads)
     from .impute import VariationalImputer
 
     imp = VariationalImputer(
         prior=prior, solver=args.solver, window=window,
         stride=None if window is None else max(1, window // 4),
         max_epochs=args.max_epochs, n_solver_iter=args.n_solver_iter,
-        device=args.device, random_state=args.random_state, verbose=args.verbose,
+        device=args.device, n_threads=n_threads, random_state=args.random_state,
+        verbose=args.verbose,
     )
     layout = f"window={window}" if window is not None else "rows as samples"
     print(
         f"{args.input}: {X.shape[0]} rows x {X.shape[1]} columns, {n_missing} "
         f"missing ({n_missing / X.size:.1%}); fitting VariationalImputer("
-        f"prior={prior!r}, solver={args.solver!r}, {layout}) for {args.max_epochs} "
-        "epochs",
+        f"prior={prior!r}, solver={args.solver!r}, {layout}, n_threads={n_threads}) "
+        f"for {args.max_epochs} epochs",
         file=sys.stderr,
     )
     t0 = time.perf_counter()
@@ -327,14 +339,20 @@ def _load_benchmarks():
 
 
 def _run_benchmark(args):
+    n_threads = _n_threads(args.threads)
     module = _load_benchmarks()
     if module is None or not hasattr(module, "run_benchmark"):
         raise CLIError(
             "the paper's benchmarks are not available: no benchmarks/paper.py with a "
-            "run_benchmark(name, quick=...) function was found (run sklvar from a "
-            "source checkout that has the benchmarks/ folder)."
+            "run_benchmark(name, quick=..., threads=...) function was found (run "
+            "sklvar from a source checkout that has the benchmarks/ folder)."
         )
-    result = module.run_benchmark(args.name, quick=args.quick)
+    if n_threads is None:  # run_benchmark wants a count: torch's current one
+        import torch
+
+        n_threads = torch.get_num_threads()
+    # run_benchmark sets the torch and BLAS threads for its run and restores them
+    result = module.run_benchmark(args.name, quick=args.quick, threads=n_threads)
     if result is not None:
         print(result)
     return 0
@@ -372,9 +390,8 @@ def _build_parser():
                       "is not available)")
     demo.add_argument("--solver", default="lstm", help='solver (default: "lstm")')
     demo.add_argument("--device", default="cpu", help='torch device (default: "cpu")')
-    demo.add_argument("--threads", type=int, default=1,
-                      help="torch threads (default: 1; 2 is about 1.9x faster on an "
-                      "idle machine and slower on a busy one)")
+    demo.add_argument("--threads", type=int, default=_DEFAULT_THREADS,
+                      help=_THREADS_HELP)
     demo.add_argument("--random-state", type=int, default=0,
                       help="seed of the data and of the model (default: 0)")
     demo.add_argument("-o", "--output", default="sklvar-demo.png",
@@ -416,9 +433,8 @@ def _build_parser():
                      '(default: "cpu")')
     imp.add_argument("--random-state", type=int, default=0,
                      help="seed (default: 0)")
-    imp.add_argument("--threads", type=int, default=0,
-                     help="torch threads (default: 0, torch's default; on a busy "
-                     "machine 1 can be much faster)")
+    imp.add_argument("--threads", type=int, default=_DEFAULT_THREADS,
+                     help=_THREADS_HELP)
     imp.add_argument("-v", "--verbose", action="count", default=0,
                      help="show the training progress and per-epoch log")
     imp.set_defaults(run=_run_impute)
@@ -432,6 +448,9 @@ def _build_parser():
     bench.add_argument("name", choices=_BENCHMARKS, help="which benchmark")
     bench.add_argument("--quick", action="store_true",
                        help="a small, fast version (minutes)")
+    bench.add_argument("--threads", type=int, default=_DEFAULT_THREADS,
+                       help=_THREADS_HELP.replace("torch threads", "torch and BLAS "
+                                                  "threads", 1))
     bench.set_defaults(run=_run_benchmark)
     return parser
 
@@ -457,18 +476,14 @@ def main(argv=None):
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    # a command may change torch's thread count (--threads): restore it, so
-    # that an in-process call leaves the caller's setting as it was
-    torch = sys.modules.get("torch")
-    n_threads = None if torch is None else torch.get_num_threads()
+    # --threads is applied by the estimators (n_threads) and run_benchmark
+    # for the duration of their calls only: an in-process call leaves the
+    # caller's torch thread count as it was
     try:
         return args.run(args)
     except CLIError as exc:
         print(f"sklvar {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if n_threads is not None:
-            torch.set_num_threads(n_threads)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,8 @@ The helpers accept a fitted imputer (any object with a fitted ``net_`` whose
 :class:`~sklvar.VariationalImputer`) without importing the estimators.
 """
 
+import contextlib
+
 import numpy as np
 import torch
 from sklearn.utils import Bunch
@@ -166,10 +168,12 @@ def energy_path(model, X, *, mask=None, X_true=None, n_iter=None, max_samples=25
             if x_true is not None:
                 errors.append(float(((x - x_true)[missing] ** 2).mean()))
 
+    # a fitted imputer runs on its own thread count (n_threads), as in transform
+    threads = getattr(model, "_thread_limits", contextlib.nullcontext)
     was_training = module.training
     module.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), threads():
             record(0, module.initial_state(y, observed))
             module(y, observed, n_iter=n_iter, callback=record)
     finally:

@@ -290,3 +290,26 @@ def test_authors_baseline_trains(authors):
     losses = [train_step() for _ in range(3)]
     assert np.isfinite(losses).all() and np.isfinite(before)
     assert eval_step() != before
+
+
+def _load_script(name):
+    spec = importlib.util.spec_from_file_location(
+        f"benchmarks_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_threads_section_survives_a_speed_rewrite(tmp_path):
+    """threads.py replaces its SPEED.md section; speed.py keeps it when rewriting."""
+    threads, speed = _load_script("threads"), _load_script("speed")
+    path = tmp_path / "SPEED.md"
+    path.write_text("# sklvar speed\n\n## Training\n\n| a |\n")
+    threads.write_section(path, threads.SECTION + "\n\nfirst\n")
+    threads.write_section(path, threads.SECTION + "\n\nsecond\n")
+    text = path.read_text()
+    assert text.count(threads.SECTION) == 1 and "second" in text
+    assert "first" not in text and text.startswith("# sklvar speed\n\n## Training")
+    kept = speed._kept_sections(path)
+    assert kept == "\n" + threads.SECTION + "\n\nsecond\n"
+    assert speed._KEPT == (threads.SECTION,)

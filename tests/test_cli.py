@@ -140,14 +140,35 @@ def test_verbose_training_shows_epoch_log_and_progress_bar(gappy_csv, tmp_path, 
     assert "it/s" in captured.err  # skorch's ProgressBar (tqdm)
 
 
-def test_main_restores_torch_threads(gappy_csv, tmp_path):
+def test_main_restores_torch_threads(gappy_csv, tmp_path, capsys):
     import torch
 
-    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # the caller's count (the seed fixture sets 1)
     path, _ = gappy_csv
-    main(["impute", str(path), "-o", str(tmp_path / "o.csv"), "--time-column",
-          "time", "--window", "16", "--prior", "pca", *FAST])
-    assert torch.get_num_threads() == before
+    assert main(["impute", str(path), "-o", str(tmp_path / "o.csv"),
+                 "--time-column", "time", "--window", "16", "--prior", "pca",
+                 "--max-epochs", "1", "--n-solver-iter", "2"]) == 0
+    assert "n_threads=1)" in capsys.readouterr().err  # the default, applied
+    assert torch.get_num_threads() == 2
+
+
+def test_every_command_has_the_same_threads_default():
+    # Non-regression test for gh-19: impute used torch's default, demo 1
+    from sklvar.cli import _DEFAULT_THREADS, _build_parser
+
+    parser = _build_parser()
+    commands = (["demo"], ["impute", "in.csv", "-o", "out.csv"],
+                ["benchmark", "lorenz63"])
+    assert {parser.parse_args(c).threads for c in commands} == {_DEFAULT_THREADS}
+    assert _DEFAULT_THREADS == 1
+
+
+@pytest.mark.parametrize("command", [["demo"], ["impute", "in.csv", "-o", "o.csv"],
+                                     ["benchmark", "lorenz63"]])
+def test_negative_threads_is_a_usage_error(command, capsys):
+    assert main([*command, "--threads", "-1"]) == 2
+    assert ("--threads must be 0 (torch's default) or a positive count, got -1."
+            in capsys.readouterr().err)
 
 
 def test_demo_tiny(tmp_path, capsys):
@@ -192,12 +213,22 @@ def test_benchmark_without_benchmarks_module(monkeypatch, tmp_path, capsys):
 def test_benchmark_calls_run_benchmark(monkeypatch, capsys):
     import types
 
+    import torch
+
     calls = []
+
+    def run_benchmark(name, quick=False, *, threads=1):
+        calls.append((name, quick, threads))
+        return "done"
+
     fake = types.ModuleType("benchmarks.paper")
-    fake.run_benchmark = lambda name, quick=False: calls.append((name, quick)) or "done"
+    fake.run_benchmark = run_benchmark
     monkeypatch.setitem(sys.modules, "benchmarks.paper", fake)
     assert main(["benchmark", "mnist", "--quick"]) == 0
-    assert calls == [("mnist", True)]
+    assert main(["benchmark", "lorenz63", "--threads", "2"]) == 0
+    assert main(["benchmark", "lorenz96", "--threads", "0"]) == 0
+    assert calls == [("mnist", True, 1), ("lorenz63", False, 2),
+                     ("lorenz96", False, torch.get_num_threads())]
     assert "done" in capsys.readouterr().out
 
 

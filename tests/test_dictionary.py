@@ -213,7 +213,8 @@ def test_verbose_prints_a_summary(capsys):
     X, _, _ = _low_rank()
     DictionaryImputer(n_components=4, max_iter=1, verbose=1, random_state=0).fit(X)
     out = capsys.readouterr().out
-    assert out.startswith("[DictionaryImputer] 4 atoms learned on 60 samples")
+    assert out.startswith("[DictionaryImputer] layout: vector, sample shape (8,); "
+                          "4 atoms learned on 60 samples")
 
 
 # ---------------------------------------------------------------- validation
@@ -368,7 +369,8 @@ def digits_split():
 def test_digits_holes_better_than_mean_imputation(digits_split, algorithm, bound):
     train, X_test, hole_mse, mean_mse = digits_split
     imp = DictionaryImputer(
-        sample_shape=(8, 8), transform_algorithm=algorithm, max_iter=3,
+        sample_shape=(8, 8), layout="image", transform_algorithm=algorithm,
+        max_iter=3,
         random_state=0,
     )
     with warnings.catch_warnings():

@@ -268,7 +268,7 @@ def test_image_layout_uses_2d_lstm():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(20, 36))
     X[rng.uniform(size=X.shape) < 0.2] = np.nan
-    imp = _cheap(sample_shape=(6, 6)).fit(X)
+    imp = _cheap(sample_shape=(6, 6), layout="image").fit(X)
     assert imp.layout_.kind == "image" and imp.layout_.shape == (1, 6, 6)
     assert isinstance(imp.net_.module_.solver.cell.gates, torch.nn.Conv2d)
     assert np.isfinite(imp.transform(X)).all()

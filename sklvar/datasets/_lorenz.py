@@ -259,7 +259,8 @@ def make_lorenz63(
 
         X_train : ndarray of shape (n_train, 3, window)
             Noisy observations, NaN where missing. ``X_train.reshape(n_train, -1)``
-            gives one row per window for ``sample_shape=(3, window)``.
+            gives one row per window for ``sample_shape=(3, window)`` with
+            ``layout="series"``.
         X_test : ndarray of shape (n_test, 3, window)
             Test observations, NaN where missing.
         y_train : ndarray of shape (n_train, 3, window)

@@ -85,7 +85,8 @@ def load_mnist(path, *, kind="t10k"):
 
         data : ndarray of shape (n_samples, n_rows * n_cols), dtype float64
             Flattened images with values in [0, 255] (784 columns for MNIST);
-            use ``sample_shape=(28, 28)`` with the estimators.
+            use ``sample_shape=(28, 28), layout="image"`` with the
+            estimators.
         images : ndarray of shape (n_samples, n_rows, n_cols), dtype uint8
             The raw images.
         target : ndarray of shape (n_samples,), dtype int64

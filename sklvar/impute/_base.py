@@ -3,6 +3,7 @@
 Torch-free: the dictionary baseline builds on it without importing torch.
 """
 
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -14,6 +15,7 @@ from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_dat
 
 from ..utils import (
     WindowStitcher,
+    blas_threads,
     cut_windows,
     hide_observed,
     resolve_layout,
@@ -24,6 +26,22 @@ from ..utils._gmrf import shifted_gaps_hide
 
 def _is_nan(value):
     return bool(isinstance(value, Real) and np.isnan(value))
+
+
+def _with_threads(method):
+    """Run an estimator method inside ``self._thread_limits()``.
+
+    The thread count (``n_threads``) is set for the duration of the call and
+    restored afterwards, also when the call raises. Put it under
+    ``_fit_context`` so that the parameters are validated first.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._thread_limits():
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -46,6 +64,7 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "window": [Interval(Integral, 2, None, closed="left"), None],
         "stride": [Interval(Integral, 1, None, closed="left"), None],
         "hide_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -56,6 +75,14 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     _work_dtype = np.float32
     # advice appended to the error raised when the output is not finite
     _divergence_hint = ""
+
+    # ---------------------------------------------------------------- threads
+    def _thread_limits(self):
+        """Context manager applying ``n_threads``: BLAS threads (threadpoolctl).
+
+        Torch estimators override it to set torch's thread count.
+        """
+        return blas_threads(self.n_threads)
 
     # ------------------------------------------------------------------ input
     def _validate_X(self, X, mask=None, *, reset):
@@ -272,6 +299,7 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             out[observed] = X[observed]
         return out.astype(X.dtype, copy=False)
 
+    @_with_threads
     def transform(self, X, *, mask=None):
         """Impute the missing entries of X.
 
@@ -324,6 +352,8 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X, y=None, *, mask=None):
         """Fit to X, then impute X. See :meth:`fit` and :meth:`transform`."""
+        # not under _with_threads: fit validates n_threads first, then each of
+        # fit and transform applies it
         return self.fit(X, y, mask=mask).transform(X, mask=mask)
 
     # ------------------------------------------------------------------ score
@@ -347,6 +377,7 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         hidden = hide_observed(obs, self.hide_fraction, rng, block)
         return hidden.reshape(observed.shape)
 
+    @_with_threads
     def score(self, X, y=None, *, mask=None):
         """Minus the normalised mean squared error of the imputation.
 

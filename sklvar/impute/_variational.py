@@ -1,5 +1,6 @@
 """VariationalImputer: the learned variational imputer (layer 6)."""
 
+import contextlib
 import copy
 import time
 from numbers import Integral, Real
@@ -30,8 +31,9 @@ from ..utils._gmrf import (
     select_field,
     solve_field,
 )
-from ..utils._torch import check_device, seed_from_random_state
-from ._base import _BaseImputer
+from ..utils._threads import blas_threads
+from ..utils._torch import check_device, seed_from_random_state, torch_threads
+from ._base import _BaseImputer, _with_threads
 
 
 class VariationalImputer(_BaseImputer):
@@ -130,6 +132,17 @@ class VariationalImputer(_BaseImputer):
         Adam learning rate of the solver (and weights).
     device : str, default="cpu"
         Torch device, e.g. ``"cuda"``.
+    n_threads : int or None, default=1
+        Number of torch intra-op threads (``torch.set_num_threads``) used by
+        :meth:`fit`, :meth:`transform`, :meth:`score` and :meth:`project`;
+        the caller's count is restored when each call returns (or raises).
+        None leaves torch's setting as it is (by default, one thread per
+        physical core). One thread is the default because, measured on a
+        2-core CPU, small fits took 0.74-0.77x the time on 2 threads when the
+        machine was idle but 3-6x the time when another process kept a core
+        busy (``benchmarks/SPEED.md``, "Thread count of the estimators"). Raise
+        it on a machine you have to yourself; with ``GridSearchCV(n_jobs=...)``
+        keep one thread per process.
     missing_values : float, default=np.nan
         Placeholder of the missing entries of X.
     keep_observed : bool, default=True
@@ -145,13 +158,18 @@ class VariationalImputer(_BaseImputer):
         images, ``(C, L)`` for multichannel series (with ``layout="series"``).
         None: each row is a plain feature vector.
     layout : {"auto", "vector", "series", "image"}, default="auto"
-        How a sample is laid out (decides 1-D or 2-D convolutions in the LSTM
-        solver); "auto" picks "series" with ``window``, "vector" without
-        ``sample_shape``, "image" otherwise. ``layout="series"`` without
-        ``sample_shape`` nor ``window`` is the configuration for
-        **time-series tables**: X is one multivariate series (rows are time
-        steps, columns are series), imputed as a whole with the field prior
-        (``layout_.kind == "table"``).
+        How a sample is laid out (decides 1-D or 2-D convolutions in the
+        prior and the LSTM solver, hence the model and its cost); "auto"
+        picks "series" with ``window``, "vector" without ``sample_shape`` or
+        with one entry, "image" with three. A ``sample_shape`` of two entries
+        is ambiguous, ``(H, W)`` or ``(C, L)``: "auto" reads it as a
+        one-channel image ``(1, H, W)`` and warns (UserWarning); pass
+        ``layout="image"`` or ``layout="series"`` to choose and silence it.
+        The resolved layout is ``layout_``, printed at fit with ``verbose``.
+        ``layout="series"`` without ``sample_shape`` nor ``window`` is the
+        configuration for **time-series tables**: X is one multivariate series
+        (rows are time steps, columns are series), imputed as a whole with the
+        field prior (``layout_.kind == "table"``).
     window : int or None, default=None
         X is one long series (rows are time steps, columns variables): it is
         cut into overlapping windows of this length, imputed in batches and
@@ -175,8 +193,9 @@ class VariationalImputer(_BaseImputer):
         Seeds numpy and torch (in a forked torch RNG, so the global state is
         untouched); the same int gives the same result on CPU.
     verbose : int, default=0
-        When > 0, show a progress bar and skorch's per-epoch log (loss,
-        solver iterations, time).
+        When > 0, print the resolved layout and the model built (prior and
+        solver classes, number of parameters, threads), then show a progress
+        bar and skorch's per-epoch log (loss, solver iterations, time).
     callbacks : list or None, default=None
         Extra skorch callbacks for training, as ``(name, callback)`` pairs or
         callback instances, run after the iteration curriculum; e.g.
@@ -194,7 +213,12 @@ class VariationalImputer(_BaseImputer):
     n_iter_ : int
         Number of epochs run.
     layout_ : SampleLayout
-        Resolved sample layout.
+        Resolved sample layout: ``layout_.kind`` ("vector", "series" or
+        "image"), ``layout_.shape`` (the shape of one sample, channels first,
+        e.g. ``(3, 200)`` for a series or ``(1, 28, 28)`` for an image) and
+        ``layout_.window`` (the window length with ``window``, else None).
+        It decides the model: 1-D convolutions along time for series, 2-D for
+        images.
     n_features_in_ : int
         Number of features seen in fit.
     feature_names_in_ : ndarray of str
@@ -274,6 +298,7 @@ class VariationalImputer(_BaseImputer):
         batch_size=128,
         lr=1e-3,
         device="cpu",
+        n_threads=1,
         missing_values=np.nan,
         keep_observed=True,
         add_indicator=False,
@@ -303,6 +328,7 @@ class VariationalImputer(_BaseImputer):
         self.batch_size = batch_size
         self.lr = lr
         self.device = device
+        self.n_threads = n_threads
         self.missing_values = missing_values
         self.keep_observed = keep_observed
         self.add_indicator = add_indicator
@@ -316,6 +342,16 @@ class VariationalImputer(_BaseImputer):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+
+    @contextlib.contextmanager
+    def _thread_limits(self):
+        """Torch's and BLAS's thread counts set to ``n_threads`` for one call.
+
+        BLAS matters for series tables (the field prior's fits and sparse
+        solves run in numpy / scipy).
+        """
+        with torch_threads(self.n_threads), blas_threads(self.n_threads):
+            yield
 
     # ------------------------------------------------------------- building
     def _check_params(self):
@@ -414,6 +450,7 @@ class VariationalImputer(_BaseImputer):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
+    @_with_threads
     def fit(self, X, y=None, *, mask=None):
         """Train the prior and the solver.
 
@@ -451,6 +488,8 @@ class VariationalImputer(_BaseImputer):
 
     def _fit_samples(self, Y, M, T, seed):
         model = self._build_model()
+        if self.verbose > 0:
+            self._print_model(model)
         y_t, m_t = torch.from_numpy(Y), torch.from_numpy(M)
         if T is not None:
             x_fit, m_fit = torch.from_numpy(T), None
@@ -582,6 +621,21 @@ class VariationalImputer(_BaseImputer):
                 X = solve_field(Z, observed, *B)
             out += weight * X
         return out
+    def _print_model(self, model):
+        """Print the resolved layout and the model built (``verbose > 0``)."""
+
+        def count(module):
+            return sum(p.numel() for p in module.parameters())
+
+        print(
+            f"[VariationalImputer] layout: {self.layout_.describe()}; model: "
+            f"{type(model.prior).__name__} prior ({count(model.prior):,} "
+            f"parameters), {type(model.solver).__name__} solver "
+            f"({count(model.solver):,} parameters), {count(model):,} parameters in "
+            f"all; {torch.get_num_threads()} torch thread(s), device "
+            f"{self.device!r}",
+            flush=True,
+        )
 
     # ------------------------------------------------------------ inference
     def _run_batches(self, fn, *arrays):
@@ -598,6 +652,7 @@ class VariationalImputer(_BaseImputer):
         module.eval()
         return self._run_batches(module, Y, M)
 
+    @_with_threads
     def project(self, X):
         r"""Apply the learned prior :math:`\Phi` to complete states.
 

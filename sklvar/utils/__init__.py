@@ -9,11 +9,14 @@ baseline stay importable without torch.
 from ._layout import SampleLayout, resolve_layout
 from ._masks import hide_observed, linear_fill
 from ._ode import rk4_step
+from ._threads import blas_threads, check_n_threads
 from ._windows import WindowStitcher, cut_windows, stitch_weights, window_starts
 
 __all__ = [
     "SampleLayout",
     "WindowStitcher",
+    "blas_threads",
+    "check_n_threads",
     "cut_windows",
     "hide_observed",
     "linear_fill",

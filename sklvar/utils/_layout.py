@@ -1,5 +1,6 @@
 """How one row of the user's 2-D ``X`` maps onto the tensor layout of a sample."""
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,13 @@ class SampleLayout:
         """Number of entries in one sample."""
         return int(np.prod(self.shape))
 
+    def describe(self):
+        """One line naming the layout, e.g. ``"series, sample shape (3, 200)"``."""
+        text = f"{self.kind}, sample shape {self.shape}"
+        if self.window is not None:
+            text += f", windows of {self.window} rows of X"
+        return text
+
     def default_block(self):
         """Block shape used to hide observed entries in self-supervised training.
 
@@ -71,7 +79,11 @@ def resolve_layout(n_features, *, sample_shape=None, layout="auto", window=None)
         images, ``(C, L)`` for series with ``layout="series"``.
     layout : {"auto", "vector", "series", "image"}
         ``"auto"`` means: ``"series"`` when ``window`` is set, ``"vector"``
-        when ``sample_shape`` is None, ``"image"`` otherwise. ``"series"``
+        when ``sample_shape`` is None or has one entry, ``"image"`` when it has
+        three. A ``sample_shape`` of two entries is ambiguous (an ``(H, W)``
+        image or ``(C, L)`` series): ``"auto"`` reads it as a one-channel
+        image ``(1, H, W)``, as before, and warns; pass ``layout="image"`` or
+        ``layout="series"`` to choose and silence the warning. ``"series"``
         without ``sample_shape`` nor ``window`` resolves to ``"table"``: X is
         one multivariate series, rows are time steps.
     window : int or None
@@ -80,6 +92,11 @@ def resolve_layout(n_features, *, sample_shape=None, layout="auto", window=None)
     Returns
     -------
     layout : SampleLayout
+
+    Warns
+    -----
+    UserWarning
+        When ``layout="auto"`` and ``sample_shape`` has two entries.
     """
     if layout not in ("auto",) + _LAYOUT_KINDS:
         raise ValueError(
@@ -138,5 +155,17 @@ def resolve_layout(n_features, *, sample_shape=None, layout="auto", window=None)
         return SampleLayout("series", shape)
     # "auto" or "image"
     if len(shape) == 2:
+        if layout == "auto":
+            # gh-19: (3, 200), three series of 200 steps, silently built the
+            # 2-D model (17x slower per epoch than layout="series")
+            warnings.warn(
+                f"sample_shape={shape} with layout='auto' is read as a one-channel "
+                f"image of shape {(1,) + shape} (2-D convolutions); if each row "
+                f"holds {shape[0]} series of {shape[1]} time steps, pass "
+                "layout='series'. Pass layout='image' or layout='series' "
+                "explicitly to silence this warning.",
+                UserWarning,
+                stacklevel=2,
+            )
         shape = (1,) + shape
     return SampleLayout("image", shape)

@@ -1,8 +1,12 @@
-"""Torch helpers: seeding from ``random_state``, device checks, conversions."""
+"""Torch helpers: seeding from ``random_state``, device checks, thread counts."""
+
+import contextlib
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
+
+from ._threads import check_n_threads
 
 
 def seed_from_random_state(random_state):
@@ -39,3 +43,41 @@ def check_device(device):
             "machine (torch.cuda.is_available() is False); use device='cpu'."
         )
     return device
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads):
+    """Run the block with ``n_threads`` torch intra-op threads, then restore.
+
+    ``torch.set_num_threads`` is process-wide: the count in use before the
+    block is put back on exit, also when the block raises, so that no global
+    torch state is left changed. None leaves the count as it is. The interop
+    threads are left alone (torch refuses to change them after their first
+    use).
+
+    Parameters
+    ----------
+    n_threads : int >= 1 or None
+        Number of intra-op threads inside the block.
+
+    Raises
+    ------
+    ValueError
+        If ``n_threads`` is neither None nor an int >= 1.
+
+    Notes
+    -----
+    The count is per process, not per Python thread: blocks running at the
+    same time in several threads of one process (a threading backend) see
+    each other's setting. Processes (joblib's default loky backend) are
+    independent.
+    """
+    n_threads = check_n_threads(n_threads)
+    previous = torch.get_num_threads()
+    if n_threads is not None and n_threads != previous:
+        torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
