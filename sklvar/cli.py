@@ -266,29 +266,51 @@ def _run_impute(args):
         raise CLIError("--window must be 0 (rows are independent samples) or >= 2.")
     if args.window is not None and args.window < 0:
         raise CLIError(f"--window must be >= 0, got {args.window}.")
-    if args.window == 0:
-        window = None
+    if args.max_time is not None and not args.max_time > 0:
+        raise CLIError(f"--max-time must be > 0 seconds, got {args.max_time}.")
+    if args.window is None:  # the default: the whole file is one series table
+        window, layout = None, "series"
+        prior = args.prior or "auto"
+        solver = args.solver or "auto"
+        _check_choice(prior, ["auto", "field"] + _prior_choices(), "--prior")
+        if prior not in ("auto", "field"):
+            raise CLIError(
+                f"--prior {prior} needs windows: add --window N (e.g. --window 64); "
+                "without --window the file is imputed as one series table with "
+                "the field prior (--prior auto or field)."
+            )
+        _check_choice(solver, ["auto"] + _solver_choices(), "--solver")
+        if solver not in ("auto", "fixed_point"):
+            raise CLIError(
+                f"--solver {solver} needs windows: add --window N; series tables "
+                "use the exact fixed point (--solver auto or fixed_point)."
+            )
+        desc = "series table"
     else:
-        window = args.window or max(2, min(64, X.shape[0]))
-    prior = args.prior or ("cnn" if window is not None else "ae")
-    _check_choice(prior, _prior_choices(), "--prior")
-    _check_choice(args.solver, _solver_choices(), "--solver")
+        window = None if args.window == 0 else args.window
+        layout = "auto"
+        prior = args.prior or ("cnn" if window is not None else "ae")
+        solver = args.solver or "lstm"
+        _check_choice(prior, _prior_choices(), "--prior")
+        _check_choice(solver, _solver_choices(), "--solver")
+        desc = f"window={window}" if window is not None else "rows as samples"
 
     from .impute import VariationalImputer
 
     imp = VariationalImputer(
-        prior=prior, solver=args.solver, window=window,
+        prior=prior, solver=solver, window=window, layout=layout,
         stride=None if window is None else max(1, window // 4),
         max_epochs=args.max_epochs, n_solver_iter=args.n_solver_iter,
         device=args.device, n_threads=n_threads, random_state=args.random_state,
-        verbose=args.verbose,
+        max_time=args.max_time, verbose=args.verbose,
     )
-    layout = f"window={window}" if window is not None else "rows as samples"
+    training = ("model chosen on held-out observed values" if window is None
+                and layout == "series" else f"{args.max_epochs} epochs")
     print(
         f"{args.input}: {X.shape[0]} rows x {X.shape[1]} columns, {n_missing} "
         f"missing ({n_missing / X.size:.1%}); fitting VariationalImputer("
-        f"prior={prior!r}, solver={args.solver!r}, {layout}, n_threads={n_threads}) "
-        f"for {args.max_epochs} epochs",
+        f"prior={prior!r}, solver={solver!r}, {desc}, n_threads={n_threads}), "
+        f"{training}",
         file=sys.stderr,
     )
     t0 = time.perf_counter()
@@ -407,8 +429,10 @@ def _build_parser():
         "impute",
         help="fill the missing values of a CSV or Parquet file",
         description="Fit a VariationalImputer on the file itself (self-supervised: "
-        "part of the observed values are hidden and learned back) and write the "
-        "file with its missing values filled. Rows are time steps and columns "
+        "part of the observed values are hidden and learned back; no ground "
+        "truth) and write the file with its missing values filled. By default "
+        "the file is one multivariate series table (VariationalImputer("
+        "layout='series')). Rows are time steps and columns "
         "variables; every column but --time-column must be numeric; empty cells "
         "(NaN) are the gaps. Files ending in .parquet or .pq are read and written "
         "as Parquet (needs pyarrow).",
@@ -420,11 +444,18 @@ def _build_parser():
                      help="column holding the time stamps: used as the index (parsed "
                      "as dates when possible), kept in the output, not imputed")
     imp.add_argument("--window", type=int, default=None,
-                     help="window length in rows (default: min(64, number of rows)); "
-                     "0 treats rows as independent samples (tabular data)")
+                     help="cut the series into windows of this many rows and use a "
+                     "neural prior (default: no window, the whole file is one "
+                     "series table imputed with the field prior); 0 treats rows as "
+                     "independent samples (tabular data)")
     imp.add_argument("--prior", default=None,
-                     help='prior Phi (default: "cnn" for series, "ae" with --window 0)')
-    imp.add_argument("--solver", default="lstm", help='solver (default: "lstm")')
+                     help='prior Phi (default: "auto", the field prior chosen on '
+                     'held-out values; with --window: "cnn", with --window 0: "ae")')
+    imp.add_argument("--solver", default=None,
+                     help='solver (default: exact fixed point for series tables, '
+                     '"lstm" with --window)')
+    imp.add_argument("--max-time", type=float, default=None,
+                     help="time budget of the fit in seconds (default: none)")
     imp.add_argument("--n-solver-iter", type=int, default=10,
                      help="solver iterations (default: 10)")
     imp.add_argument("--max-epochs", type=int, default=30,

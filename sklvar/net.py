@@ -6,6 +6,9 @@ self-supervised, by hiding a random part of the observed entries of each batch
 and learning to reconstruct them.
 """
 
+import math
+import time
+
 import numpy as np
 import torch
 from skorch import NeuralNet
@@ -16,7 +19,8 @@ from skorch.utils import to_tensor
 from .utils import hide_observed
 
 __all__ = [
-    "IterationCurriculum", "VariationalNet", "pretrain_prior", "prior_param_groups"
+    "IterationCurriculum", "TimeBudget", "VariationalNet", "pretrain_prior",
+    "prior_param_groups",
 ]
 
 
@@ -55,6 +59,68 @@ class IterationCurriculum(Callback):
 
     def on_train_end(self, net, **kwargs):
         net.module_.n_iter = self.stop
+
+
+class TimeBudget(Callback):
+    r"""Train for a time budget: cosine learning rate and curriculum in time.
+
+    The learning rate of every parameter group follows
+    :math:`lr_0 \cdot (1 + \cos(\pi\, t / T)) / 2` over the budget ``T``
+    (updated at every batch), the number of solver iterations grows from
+    ``start`` to ``stop`` over the first ``ramp_fraction`` of the budget, and
+    training stops at the end of the first epoch past the budget (the history
+    records ``time_budget_stop``). ``max_epochs`` remains an upper bound.
+
+    Parameters
+    ----------
+    max_time : float
+        Budget in seconds, counted from the start of training.
+    start, stop : int
+        First and final number of solver iterations.
+    ramp_fraction : float, default=0.5
+    clock : callable, default=time.perf_counter
+    """
+
+    def __init__(self, max_time, start, stop, ramp_fraction=0.5, clock=None):
+        self.max_time = max_time
+        self.start = start
+        self.stop = stop
+        self.ramp_fraction = ramp_fraction
+        self.clock = clock
+
+    def _fraction(self):
+        return min(1.0, (self._now() - self.t0_) / self.max_time)
+
+    def _now(self):
+        return (self.clock or time.perf_counter)()
+
+    def on_train_begin(self, net, **kwargs):
+        self.t0_ = self._now()
+        self.lr0_ = [g["lr"] for g in net.optimizer_.param_groups]
+
+    def on_epoch_begin(self, net, **kwargs):
+        frac = min(1.0, self._fraction() / max(self.ramp_fraction, 1e-12))
+        start = min(self.start, self.stop)
+        k = int(round(start + (self.stop - start) * frac))
+        net.module_.n_iter = k
+        net.history.record("n_solver_iter", k)
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if not training:
+            return
+        scale = 0.5 * (1.0 + math.cos(math.pi * self._fraction()))
+        for group, lr0 in zip(net.optimizer_.param_groups, self.lr0_):
+            group["lr"] = lr0 * scale
+
+    def on_epoch_end(self, net, **kwargs):
+        if self._now() - self.t0_ >= self.max_time:
+            net.history.record("time_budget_stop", True)
+            raise KeyboardInterrupt  # skorch's way to end training early
+
+    def on_train_end(self, net, **kwargs):
+        net.module_.n_iter = self.stop
+        for group, lr0 in zip(net.optimizer_.param_groups, self.lr0_):
+            group["lr"] = lr0
 
 
 class VariationalNet(NeuralNet):

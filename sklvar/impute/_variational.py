@@ -16,6 +16,7 @@ from ..energy import VariationalCost
 from ..model import VariationalModel
 from ..net import (
     IterationCurriculum,
+    TimeBudget,
     VariationalNet,
     pretrain_prior,
     prior_param_groups,
@@ -184,8 +185,9 @@ class VariationalImputer(_BaseImputer):
         and for the label-free :meth:`score`.
     max_time : float or None, default=None
         Budget in seconds for fit. Neural models: training stops at the first
-        epoch end past the budget (with a warning-free history entry
-        ``time_budget_stop``), the learning rate follows a cosine decay over
+        epoch end past the budget (history entry ``time_budget_stop``,
+        :class:`~sklvar.net.TimeBudget`), the learning
+        rate follows a cosine decay over
         the budget and the solver-iteration curriculum ramps over its first
         half (``max_epochs`` stays an upper bound). Series tables: no further
         candidate model is tried once half the budget is spent.
@@ -429,10 +431,12 @@ class VariationalImputer(_BaseImputer):
         return VariationalModel(cost, solver, n_iter=self.n_solver_iter, init=init)
 
     def _callbacks(self):
-        callbacks = [(
-            "curriculum",
-            IterationCurriculum(self.n_solver_iter_start, self.n_solver_iter),
-        )]
+        if self.max_time is not None:
+            schedule = TimeBudget(self.max_time, self.n_solver_iter_start,
+                                  self.n_solver_iter)
+        else:
+            schedule = IterationCurriculum(self.n_solver_iter_start, self.n_solver_iter)
+        callbacks = [("curriculum", schedule)]
         if self.verbose > 0:  # a progress bar besides skorch's per-epoch log
             callbacks.append(("progress_bar", ProgressBar()))
         for i, cb in enumerate(copy.deepcopy(self.callbacks or [])):

@@ -1,0 +1,183 @@
+"""Series tables: layout="series" without window, the field prior, max_time."""
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklvar import VariationalImputer
+from sklvar.utils._gmrf import (
+    _operator,
+    em_field,
+    fit_field,
+    shifted_gaps_hide,
+    solve_field,
+)
+
+
+def _table(n_t=400, n_d=6, seed=0):
+    """Smooth correlated series: 2 latent AR(2) factors mixed into n_d series."""
+    rng = np.random.RandomState(seed)
+    f = np.zeros((n_t, 2))
+    for t in range(2, n_t):
+        f[t] = 1.6 * f[t - 1] - 0.7 * f[t - 2] + 0.3 * rng.normal(size=2)
+    X = f @ rng.normal(size=(2, n_d)) + 0.05 * rng.normal(size=(n_t, n_d))
+    return X * rng.uniform(0.5, 3, n_d) + rng.uniform(-5, 5, n_d)
+
+
+def _gaps(X, seed=0, rate=0.15, length=8):
+    rng = np.random.RandomState(seed)
+    miss = np.zeros(X.shape, dtype=bool)
+    for j in range(X.shape[1]):
+        for s in rng.randint(0, X.shape[0] - length, int(rate * X.shape[0] / length)):
+            miss[s:s + length, j] = True
+    Xg = X.copy()
+    Xg[miss] = np.nan
+    return Xg, miss
+
+
+def _rmse(A, B, miss):
+    return float(np.sqrt(np.mean((A - B)[miss] ** 2)))
+
+
+def test_layout_series_is_a_table_and_beats_linear_interpolation():
+    X = _table()
+    Xg, miss = _gaps(X)
+    imp = VariationalImputer(layout="series", random_state=0)
+    X_hat = imp.fit_transform(Xg)
+    assert imp.layout_.kind == "table"
+    assert np.all(np.isfinite(X_hat))
+    np.testing.assert_array_equal(X_hat[~miss], X[~miss])  # observed unchanged
+    t = np.arange(X.shape[0])
+    lin = np.column_stack([np.interp(t, t[~miss[:, j]], X[~miss[:, j], j])
+                           for j in range(X.shape[1])])
+    # the field uses the other series and the dynamics: far better than linear
+    assert _rmse(X_hat, X, miss) < 0.5 * _rmse(lin, X, miss)
+    assert len(imp.field_models_) in (1, 2)
+    assert abs(sum(w for _, w, _ in imp.field_models_) - 1) < 1e-12
+
+
+def test_field_is_the_fixed_point_of_the_fixed_point_solver():
+    X = _table(200, 4)
+    Xg, miss = _gaps(X, 1)
+    obs = ~miss
+    Z = np.where(obs, (Xg - np.nanmean(Xg, 0)) / np.nanstd(Xg, 0), 0.0)
+    X_hat, (B, c) = em_field(Z, obs, order=2, alpha=1e-3)
+    phi = (_operator(B, Z.shape[0]) @ X_hat.ravel()).reshape(Z.shape) + c
+    fixed = np.where(obs, Z, phi)  # x = Omega y + (1 - Omega) Phi(x)
+    np.testing.assert_allclose(X_hat, fixed, atol=1e-8)
+    assert np.all(B[np.arange(4), 2, np.arange(4)] == 0)  # centre excluded
+
+
+def test_field_intercept_makes_it_shift_invariant():
+    """Regression: without the intercept, a shifted table was imputed worse."""
+    X = _table(300, 5)
+    Xg, miss = _gaps(X, 2)
+    obs = ~miss
+    Z = np.where(obs, Xg, 0.0)
+    a, _ = em_field(Z, obs, order=1, alpha=1e-4)
+    b, _ = em_field(np.where(obs, Xg + 7.0, 0.0), obs, order=1, alpha=1e-4)
+    np.testing.assert_allclose(b - 7.0, a, atol=1e-6)
+
+
+def test_fit_field_recovers_an_exact_linear_relation():
+    rng = np.random.RandomState(0)
+    A = rng.normal(size=(500, 3))
+    Z = np.column_stack([A, A @ np.array([1.0, -2.0, 0.5])])
+    B, c = fit_field(Z, 0, 1e-10)
+    np.testing.assert_allclose(B[3, 0, :3], [1.0, -2.0, 0.5], atol=1e-5)
+
+
+def test_shifted_gaps_hide_keeps_the_pattern_shape():
+    obs = np.ones((100, 4), dtype=bool)
+    obs[20:60, :2] = False  # aligned block in two series
+    h = shifted_gaps_hide(obs, np.random.RandomState(0))
+    assert not np.any(h & ~obs)
+    assert h[:, 2:].sum() == 0  # same series only
+    assert np.array_equal(h[:, 0], h[:, 1])  # alignment kept
+    # no gap at all: runs of 10 are hidden instead
+    h2 = shifted_gaps_hide(np.ones((200, 3), dtype=bool), np.random.RandomState(0))
+    assert h2.sum() >= 0.02 * 600
+
+
+def test_reproducible_and_does_not_modify_input():
+    Xg, _ = _gaps(_table())
+    before = Xg.copy()
+    a = VariationalImputer(layout="series", random_state=3).fit_transform(Xg)
+    b = VariationalImputer(layout="series", random_state=3).fit_transform(Xg)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(np.isnan(Xg), np.isnan(before))
+    np.testing.assert_array_equal(Xg[~np.isnan(Xg)], before[~np.isnan(before)])
+
+
+def test_single_field_model_and_params_errors():
+    Xg, miss = _gaps(_table())
+    imp = VariationalImputer(prior="field", layout="series",
+                             prior_params={"order": 2, "alpha": 1e-2}).fit(Xg)
+    (spec, w, _), = imp.field_models_
+    assert (spec["order"], spec["alpha"], w) == (2, 1e-2, 1.0)
+    with pytest.raises(ValueError, match="unknown \\['ordre'\\]"):
+        VariationalImputer(prior="field", layout="series",
+                           prior_params={"ordre": 2}).fit(Xg)
+    with pytest.raises(ValueError, match="prior_params\\['order'\\] must be an int"):
+        VariationalImputer(prior="field", layout="series",
+                           prior_params={"order": -1}).fit(Xg)
+    with pytest.raises(ValueError, match="needs windows"):
+        VariationalImputer(prior="cnn", layout="series").fit(Xg)
+    with pytest.raises(ValueError, match="needs windows"):
+        VariationalImputer(solver="lstm", layout="series").fit(Xg)
+    with pytest.raises(ValueError, match="imputes whole series tables"):
+        VariationalImputer(prior="field").fit(Xg)
+
+
+def test_label_free_score_and_grid_search_over_the_field():
+    Xg, _ = _gaps(_table())
+    search = GridSearchCV(
+        VariationalImputer(prior="field", layout="series", random_state=0),
+        {"prior_params": [{"order": 0}, {"order": 2}]}, cv=[(np.arange(400),
+                                                             np.arange(400))],
+    ).fit(Xg)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(scores)) and np.all(scores <= 0)
+    # the series are dynamic: using time (order 2) scores better than order 0
+    assert search.best_params_ == {"prior_params": {"order": 2}}
+
+
+def test_pipeline_and_pandas():
+    pd = pytest.importorskip("pandas")
+    Xg, _ = _gaps(_table())
+    df = pd.DataFrame(Xg, columns=[f"s{i}" for i in range(Xg.shape[1])])
+    imp = VariationalImputer(layout="series", random_state=0).set_output(
+        transform="pandas")
+    out = imp.fit_transform(df)
+    assert list(out.columns) == list(df.columns) and not out.isna().any().any()
+    pipe = make_pipeline(VariationalImputer(layout="series", random_state=0),
+                         StandardScaler())
+    assert np.all(np.isfinite(pipe.fit_transform(Xg)))
+
+
+def test_supervised_fit_on_true_table():
+    X = _table()
+    Xg, miss = _gaps(X)
+    sup = VariationalImputer(prior="field", layout="series").fit(Xg, X)
+    assert _rmse(sup.transform(Xg), X, miss) < 0.2 * np.std(X)
+
+
+def test_max_time_stops_neural_training_and_restores_lr():
+    X = _table(300, 3)
+    Xg, _ = _gaps(X)
+    imp = VariationalImputer(prior="pca", window=32, max_epochs=10_000, lr=1e-3,
+                             max_time=1.0, random_state=0).fit(Xg)
+    assert imp.n_iter_ < 10_000
+    assert imp.history_[-1].get("time_budget_stop") is True
+    assert imp.net_.module_.n_iter == imp.n_solver_iter
+    assert all(g["lr"] > 0 for g in imp.net_.optimizer_.param_groups)
+    assert np.all(np.isfinite(imp.transform(Xg)))
+
+
+def test_max_time_bounds_the_model_choice():
+    Xg, _ = _gaps(_table())
+    imp = VariationalImputer(layout="series", max_time=1e-6, random_state=0).fit(Xg)
+    assert np.isnan(imp.validation_errors_[1:]).all()  # only the first was tried
+    assert np.all(np.isfinite(imp.transform(Xg)))
