@@ -102,27 +102,35 @@ def fit_field(Z, order, alpha, observed=None):
     return B.reshape(n_d, 2 * order + 1, n_d), c
 
 
-def _operator(B, n_t):
-    """Sparse (T D, T D) matrix of Phi on the row-major flattened table."""
+def _operator(B, n_t, rows=None):
+    """Sparse matrix of Phi (no intercept) on the row-major flattened table.
+
+    Only the rows of the flat indices ``rows`` are built (all when None):
+    ``len(rows) x T D`` with ``(2 S + 1) D`` entries a row at most.
+    """
     n_d, width, _ = B.shape
     order = (width - 1) // 2
-    idx = np.arange(n_t * n_d).reshape(n_t, n_d)
-    t = np.arange(n_t)
-    rows, cols, vals = [], [], []
+    rows = np.arange(n_t * n_d) if rows is None else np.asarray(rows)
+    t, j = np.divmod(rows, n_d)
+    r_idx, c_idx, vals = [], [], []
+    local = np.arange(len(rows))
     for i, s in enumerate(range(-order, order + 1)):
-        C = B[:, i, :]
-        jj, kk = np.nonzero(C)
-        if jj.size == 0:
+        C = B[:, i, :]  # (D, D)
+        used = np.flatnonzero(np.any(C != 0, axis=0))
+        if used.size == 0:
             continue
         ts = np.clip(t + s, 0, n_t - 1)  # edges repeated, as in the fit
-        rows.append(idx[t][:, jj].ravel())
-        cols.append(idx[ts][:, kk].ravel())
-        vals.append(np.tile(C[jj, kk], n_t))
-    if not rows:
-        return sp.csr_matrix((n_t * n_d, n_t * n_d))
+        v = C[j][:, used]  # (n_rows, n_used)
+        keep = v != 0
+        r_idx.append(np.broadcast_to(local[:, None], v.shape)[keep])
+        c_idx.append((ts[:, None] * n_d + used[None, :])[keep])
+        vals.append(v[keep])
+    shape = (len(rows), n_t * n_d)
+    if not vals:
+        return sp.csr_matrix(shape)
     return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n_t * n_d, n_t * n_d),
+        (np.concatenate(vals), (np.concatenate(r_idx), np.concatenate(c_idx))),
+        shape=shape,
     )
 
 
@@ -151,7 +159,7 @@ def solve_field(Z, observed, B, c=None):
     out = y.copy()
     if not miss.any():
         return out.reshape(n_t, n_d)
-    Phi = _operator(B, n_t)[miss]
+    Phi = _operator(B, n_t, np.flatnonzero(miss))
     A = sp.identity(int(miss.sum()), format="csc") - Phi[:, miss].tocsc()
     rhs = Phi[:, ~miss] @ y[~miss]
     if c is not None:
