@@ -69,7 +69,7 @@ class VariationalImputer(_BaseImputer):
           on the observed entries (``prior_params``: ``order``, ``alpha``
           the ridge, ``kind`` ``"field"``, ``"temporal"`` (each series
           alone) or ``"linear"``). With ``prior="auto"`` the model is chosen
-          among :data:`sklvar.utils.FIELD_CANDIDATES` (orders 0 to 3, two
+          among ``sklvar.utils._gmrf.FIELD_CANDIDATES`` (orders 0 to 3, two
           ridges, series alone, linear interpolation) on held-out observed
           entries (the table's own gaps shifted in time) and the best two
           are blended;
