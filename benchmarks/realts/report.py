@@ -36,32 +36,41 @@ def summarise(results, methods, protocol):
     """Per-method summary of one protocol: mean rank, wins, worst ratio..."""
     cells = {(r["method"], r["dataset"]): r for r in results
              if r["protocol"] == protocol and "runs" in r}
-    datasets = [d for d in DATASETS if all((m, d) in cells for m in methods)]
+    failed = {(r["method"], r["dataset"]) for r in results
+              if r["protocol"] == protocol and "error" in r}
+    # a data set counts when every method ran or failed there; a failed cell
+    # ranks last and its ratio is infinite
+    datasets = [d for d in DATASETS
+                if all((m, d) in cells or (m, d) in failed for m in methods)
+                and any((m, d) in cells for m in methods)]
     ranks = {m: [] for m in methods}
     wins = {m: 0 for m in methods}
     ratio = {m: [] for m in methods}
     for d in datasets:
-        rmse = {m: _mean(cells[(m, d)], "rmse") for m in methods}
+        rmse = {m: _mean(cells[(m, d)], "rmse") if (m, d) in cells
+                else float("inf") for m in methods}
         order = sorted(methods, key=rmse.get)
         for i, m in enumerate(order):
             # ties (equal to 4 digits) share the better rank
             tied = [o for o in order if round(rmse[o], 4) == round(rmse[m], 4)]
             ranks[m].append(min(order.index(o) for o in tied) + 1)
         wins[order[0]] += 1
-        best_classical = min(rmse[m] for m in methods if m in CLASSICAL)
+        classical = [rmse[m] for m in methods if m in CLASSICAL]
+        best_classical = min(classical) if classical else float("nan")
         for m in methods:
             ratio[m].append(rmse[m] / best_classical)
     out = {}
     for m in methods:
-        secs = [r["seconds"] for d in datasets for r in cells[(m, d)]["runs"]]
+        secs = [r["seconds"] for d in datasets if (m, d) in cells
+                for r in cells[(m, d)]["runs"]]
         out[m] = {
             "mean_rank": statistics.fmean(ranks[m]) if ranks[m] else float("nan"),
             "wins": wins[m],
             "worst_ratio": max(ratio[m]) if ratio[m] else float("nan"),
             "median_seconds": statistics.median(secs) if secs else float("nan"),
             "max_seconds": max(secs) if secs else float("nan"),
-            "peak_rss_mb": max(cells[(m, d)]["peak_rss_mb"] for d in datasets)
-            if datasets else float("nan"),
+            "peak_rss_mb": max((cells[(m, d)]["peak_rss_mb"] for d in datasets
+                                if (m, d) in cells), default=float("nan")),
         }
     return datasets, cells, out
 
@@ -95,6 +104,8 @@ def write(results, methods, path, *, command, seeds, extra_methods=()):
         "",
     ]
     for protocol in PROTOCOLS:
+        if not methods:
+            break
         datasets, cells, summ = summarise(results, methods, protocol)
         if not datasets:
             continue
@@ -102,10 +113,14 @@ def write(results, methods, path, *, command, seeds, extra_methods=()):
         lines.append("| data set | " + " | ".join(methods) + " |")
         lines.append("|---" * (len(methods) + 1) + "|")
         for d in datasets:
-            rmse = {m: _mean(cells[(m, d)], "rmse") for m in methods}
+            rmse = {m: _mean(cells[(m, d)], "rmse") if (m, d) in cells
+                    else float("inf") for m in methods}
             best = min(rmse.values())
             row = []
             for m in methods:
+                if (m, d) not in cells:
+                    row.append("failed")
+                    continue
                 txt = f"{rmse[m]:.4f} ({_mean(cells[(m, d)], 'mae'):.4f})"
                 row.append(f"**{txt}**" if rmse[m] == best else txt)
             lines.append(f"| {d} | " + " | ".join(row) + " |")

@@ -564,14 +564,29 @@ class VariationalImputer(_BaseImputer):
             )
         return spec
 
+    def _fit_field_model(self, spec, Z, observed, T):
+        """(B, c) of one field model (None for linear interpolation)."""
+        if spec["kind"] == "linear":
+            return None
+        if T is not None:  # supervised: fit on the true states
+            fit = fit_field if spec["kind"] == "field" else fit_temporal
+            return fit(T, spec["order"], spec["alpha"])
+        _, coefs = em_field(Z, observed, n_rounds=self._field_rounds,
+                            tol=self._field_tol, **spec)
+        return coefs
+
     def _fit_table(self, X, observed, X_true):
         clock = time.perf_counter
         start = clock()
         Z = self._standardize(X, observed, np.float64)
+        T = None
+        if X_true is not None:
+            T = self._standardize(X_true, np.ones_like(observed), np.float64)
         rng = np.random.RandomState(seed_from_random_state(self.random_state))
+        ranked = []
         if self.prior == "auto" and self.prior_params is None:
             deadline = None if self.max_time is None else start + self.max_time / 2
-            chosen, errors = select_field(
+            chosen, errors, ranked = select_field(
                 Z, observed, FIELD_CANDIDATES, rng, deadline=deadline, clock=clock,
             )
             self.validation_errors_ = np.array(
@@ -586,24 +601,23 @@ class VariationalImputer(_BaseImputer):
             chosen = [(self._field_spec(), 1.0)]
             self.validation_errors_ = None
         fitted = []
+        fallbacks = [FIELD_CANDIDATES[i] for i in ranked
+                     if all(FIELD_CANDIDATES[i] != spec for spec, _ in chosen)]
         for spec, weight in chosen:
-            if X_true is not None:  # supervised: fit on the true states
-                T = self._standardize(X_true, np.ones_like(observed), np.float64)
-                B = None
-                if spec["kind"] == "field":
-                    B = fit_field(T, spec["order"], spec["alpha"])
-                elif spec["kind"] == "temporal":
-                    B = fit_temporal(T, spec["order"], spec["alpha"])  # (B, c)
-            else:
-                _, B = em_field(Z, observed, n_rounds=self.n_field_rounds_, **spec)
-                if B is None and spec["kind"] != "linear":
-                    raise FloatingPointError(
-                        f"the field model {spec} diverged on the training data; "
-                        "use a larger prior_params['alpha'] or prior='auto'."
-                    )
-            fitted.append((dict(spec), float(weight), B))
+            coefs = self._fit_field_model(spec, Z, observed, T)
+            # a model that diverges on the whole table (it did not when part of
+            # the table was hidden) is replaced by the next best candidate
+            while coefs is None and spec["kind"] != "linear" and fallbacks:
+                spec = fallbacks.pop(0)
+                coefs = self._fit_field_model(spec, Z, observed, T)
+            if coefs is None and spec["kind"] != "linear":
+                raise FloatingPointError(
+                    f"the field model {spec} diverged on the training data; "
+                    "use a larger prior_params['alpha'] or prior='auto'."
+                )
+            fitted.append((dict(spec), float(weight), coefs))
         self.field_models_ = fitted
-        self.n_iter_ = self.n_field_rounds_
+        self.n_iter_ = self._field_rounds
         self.fit_time_ = clock() - start
         if self.verbose > 0:
             desc = ", ".join(
@@ -613,7 +627,10 @@ class VariationalImputer(_BaseImputer):
             print(f"[VariationalImputer] series table {X.shape}: {desc}; "
                   f"fit in {self.fit_time_:.1f} s")
 
-    n_field_rounds_ = 3
+    # EM rounds of the final field fit: at most this many, fewer once the fill
+    # changes by less than the tolerance (relative)
+    _field_rounds = 8
+    _field_tol = 1e-4
 
     def _impute_table(self, Z, observed):
         Z = np.asarray(Z, dtype=float)

@@ -252,26 +252,34 @@ def linear_fill_table(Z, observed):
 
 
 def em_field(Z, observed, *, order, alpha, kind="field", n_rounds=3, X0=None,
-             target_rows="observed"):
+             target_rows="observed", tol=0.0):
     """Fit the field by EM rounds and return (imputed table, (B, c)).
 
     ``kind`` is ``"field"`` (time x series), ``"temporal"`` (each series from
     its own past and future) or ``"linear"`` (linear interpolation, no fit).
-    Returns ``(None, None)`` when a round diverges (non-finite values, or
-    values beyond 100 times the largest observed magnitude).
+    At most ``n_rounds`` rounds; fewer when the fill of the missing entries
+    changes by less than ``tol`` (relative, in norm) from one round to the
+    next. Returns ``(None, None)`` when a round diverges: non-finite values,
+    or values beyond 5 times the largest observed magnitude (standardised
+    units), which no stable field produces.
     """
     if kind == "linear":
         return linear_fill_table(Z, observed), None
     X = linear_fill_table(Z, observed) if X0 is None else X0
-    bound = 100.0 * max(1.0, float(np.abs(Z[observed]).max(initial=0.0)))
+    bound = 5.0 * max(1.0, float(np.abs(Z[observed]).max(initial=0.0)))
     fit = fit_field if kind == "field" else fit_temporal
     coefs = None
+    missing = ~observed
     for _ in range(n_rounds):
         coefs = fit(X, order, alpha, observed if target_rows == "observed" else None)
         X_new = solve_field(Z, observed, *coefs)
         if not np.all(np.isfinite(X_new)) or np.abs(X_new).max() > bound:
             return None, None
+        change = np.linalg.norm((X_new - X)[missing])
+        scale = max(np.linalg.norm(X_new[missing]), 1e-12)
         X = X_new
+        if change <= tol * scale:
+            break
     return X, coefs
 
 
@@ -320,14 +328,15 @@ FIELD_CANDIDATES = (
 )
 
 
-def select_field(Z, observed, candidates, rng, *, n_draws=2, n_rounds=2,
-                 deadline=None, clock=None):
+def select_field(Z, observed, candidates, rng, *, n_draws=3, n_rounds=2,
+                 deadline=None, clock=None, min_gain=0.02):
     """Choose field models on held-out observed entries (no truth needed).
 
     Each candidate is fitted on the table with some observed entries hidden
     (:func:`shifted_gaps_hide`, ``n_draws`` draws) and scored by its mean
     squared error there; the two best are blended with the convex weight that
-    minimises the same error.
+    minimises the same error, if that lowers it by at least ``min_gain``
+    (relative) over the best alone.
 
     Parameters
     ----------
@@ -351,6 +360,9 @@ def select_field(Z, observed, candidates, rng, *, n_draws=2, n_rounds=2,
     errors : list of float
         Validation mean squared error of each candidate tried (inf where the
         fit diverged), in the order of ``candidates``.
+    ranked : list of int
+        Indices of the candidates that did not diverge, best first (the
+        fallbacks, should a chosen model diverge on the whole table).
     """
     hides = [shifted_gaps_hide(observed, rng) for _ in range(n_draws)]
     preds, errors = {}, []
@@ -372,9 +384,9 @@ def select_field(Z, observed, candidates, rng, *, n_draws=2, n_rounds=2,
         )))
     ranked = sorted(preds, key=lambda i: errors[i])
     if not ranked:
-        return [(dict(kind="linear", order=0, alpha=0.0), 1.0)], errors
+        return [(dict(kind="linear", order=0, alpha=0.0), 1.0)], errors, ranked
     if len(ranked) == 1:
-        return [(candidates[ranked[0]], 1.0)], errors
+        return [(candidates[ranked[0]], 1.0)], errors, ranked
     a, b = ranked[:2]
     weights = np.linspace(0.0, 1.0, 11)
     blend = [
@@ -383,6 +395,6 @@ def select_field(Z, observed, candidates, rng, *, n_draws=2, n_rounds=2,
         for w in weights
     ]
     w = float(weights[int(np.argmin(blend))])
-    if w == 1.0:
-        return [(candidates[a], 1.0)], errors
-    return [(candidates[a], w), (candidates[b], 1.0 - w)], errors
+    if w == 1.0 or min(blend) > (1.0 - min_gain) * errors[a]:
+        return [(candidates[a], 1.0)], errors, ranked
+    return [(candidates[a], w), (candidates[b], 1.0 - w)], errors, ranked
