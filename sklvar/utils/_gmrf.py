@@ -328,6 +328,11 @@ FIELD_CANDIDATES = (
 )
 
 
+#: field candidates with more window entries ((2 S + 1) D) than this are not
+#: tried by :func:`select_field` (cost: one D x (2 S + 1) D solve a series)
+MAX_WINDOW_FEATURES = 512
+
+
 def select_field(Z, observed, candidates, rng, *, n_draws=3, n_rounds=2,
                  deadline=None, clock=None, min_gain=0.02):
     """Choose field models on held-out observed entries (no truth needed).
@@ -349,7 +354,8 @@ def select_field(Z, observed, candidates, rng, *, n_draws=3, n_rounds=2,
         Hiding draws, and EM rounds of each trial fit.
     deadline : float or None
         ``clock()`` value after which no further candidate is tried (at least
-        one is).
+        one is). Field candidates whose window holds more than
+        ``MAX_WINDOW_FEATURES`` entries are skipped (error inf).
     clock : callable or None
         Time source for ``deadline`` (``time.perf_counter``).
 
@@ -366,9 +372,14 @@ def select_field(Z, observed, candidates, rng, *, n_draws=3, n_rounds=2,
     """
     hides = [shifted_gaps_hide(observed, rng) for _ in range(n_draws)]
     preds, errors = {}, []
+    n_d = Z.shape[1]
     for i, cand in enumerate(candidates):
         if deadline is not None and i > 0 and clock() > deadline:
             break
+        if i > 0 and cand["kind"] == "field" and \
+                (2 * cand["order"] + 1) * n_d > MAX_WINDOW_FEATURES:
+            errors.append(np.inf)  # too costly for this many series
+            continue
         P = []
         for hidden in hides:
             X, _ = em_field(Z, observed & ~hidden, n_rounds=n_rounds, **cand)
