@@ -84,7 +84,7 @@ def _mnist_available():
 
 # seconds measured on one busy core: grid search ~40, pipeline ~25,
 # Lorenz-63 ~55, MNIST ~45; "fast" keeps the build well under 3 minutes
-_FAST_EXAMPLES = ["plot_pipeline_dataframe", "plot_grid_search"]
+_FAST_EXAMPLES = ["plot_series_table", "plot_pipeline_dataframe", "plot_grid_search"]
 _ALL_EXAMPLES = _FAST_EXAMPLES + ["plot_lorenz63_gap_filling", "plot_mnist_inpainting"]
 
 _mode = os.environ.get("SKLVAR_GALLERY", "all")
