@@ -376,7 +376,7 @@ def select_field(Z, observed, candidates, rng, *, n_draws=3, n_rounds=2,
     for i, cand in enumerate(candidates):
         if deadline is not None and i > 0 and clock() > deadline:
             break
-        if i > 0 and cand["kind"] == "field" and \
+        if cand["kind"] == "field" and \
                 (2 * cand["order"] + 1) * n_d > MAX_WINDOW_FEATURES:
             errors.append(np.inf)  # too costly for this many series
             continue
