@@ -704,7 +704,7 @@ def _fit_fsgd(row, data, cfg, seed, log):
     descent path. Unlike the paper (which reports the best iterate on the test
     set), all three are chosen on held-out training samples.
     """
-    from sklvar.plotting import energy_path
+    from sklvar.diagnostics import energy_path
 
     grid = cfg["fsgd"]
     n_val = min(grid["n_val"], len(data.X_train) // 2)

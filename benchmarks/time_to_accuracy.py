@@ -92,14 +92,13 @@ def _make_callbacks(imp, data, n_eval, budget, log, n_batches, time_schedule=Non
             n_iter = module.n_iter
             module.eval()
             # score with the iteration count of this epoch's training
-            Z = imp._standardize(X_eval, m_eval)
+            Y, M = imp.codec_.encode(X_eval, m_eval)
             dev = next(module.parameters()).device
-            Y = torch.from_numpy(imp._samples(Z)).float().to(dev)
-            M = torch.from_numpy(imp._samples(m_eval)).to(dev)
+            Y, M = torch.from_numpy(Y).to(dev), torch.from_numpy(M).to(dev)
             with torch.no_grad():
                 out = torch.cat([module(Y[i:i + 256], M[i:i + 256])
                                  for i in range(0, len(Y), 256)]).cpu()
-            X_hat = imp._destandardize(out.reshape(len(Y), -1).double().numpy())
+            X_hat = imp.codec_.decode(out.double().numpy(), n_rows=len(X_eval))
             module.train()
             r = reconstruction_error(y_eval, X_hat, variance=data.paper_norm)
             self.eval_s += time.perf_counter() - t1

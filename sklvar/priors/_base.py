@@ -16,9 +16,15 @@ class Prior(nn.Module):
     hand (``explicit_vjp = True``) makes training first-order (no double
     backward) and lets inference run without any graph.
 
-    Subclasses take the sample shape (channels first, see
+    **Build protocol.** Subclasses take the sample shape (channels first, see
     :class:`sklvar.utils.SampleLayout`) as first argument, then keyword-only
-    options (the estimator's ``prior_params``).
+    options (the estimator's ``prior_params``). The estimators construct a
+    prior given by name (``prior="pca"``) or by class with :meth:`build` and
+    adapt a prior given as an instance (a copy of it) with :meth:`bind`;
+    :meth:`build` ends with :meth:`bind`. A prior that depends on the fitted
+    data, such as the per-channel standardisation that the ODE priors need to
+    run in physical units, reads it in :meth:`bind`, so it behaves the same by
+    name, by class and as an instance.
 
     Attributes
     ----------
@@ -40,6 +46,50 @@ class Prior(nn.Module):
     pretrainable = True
     periodic_axes = ()
     explicit_vjp = False
+
+    @classmethod
+    def build(cls, layout, scaling, **params):
+        """Construct the prior for a fitted sample layout and standardisation.
+
+        This is the hook through which the estimators create every prior given
+        by name or by class; the default calls ``cls(layout.shape, **params)``
+        and then :meth:`bind`. Override it when the constructor needs more
+        than the sample shape.
+
+        Parameters
+        ----------
+        layout : SampleLayout
+            Layout of one sample: ``layout.kind`` ("vector", "series" or
+            "image") and ``layout.shape`` (channels first).
+        scaling : Standardization
+            The per-channel standardisation fitted by the estimator
+            (``scaling.mean``, ``scaling.scale``): the prior sees
+            ``(X - mean) / scale``.
+        **params
+            The estimator's ``prior_params``.
+
+        Returns
+        -------
+        prior : Prior
+        """
+        return cls(layout.shape, **params).bind(layout, scaling)
+
+    def bind(self, layout, scaling):
+        """Adapt the prior to a fitted sample layout and standardisation.
+
+        Called by :meth:`build` on a new prior and by the estimators on a copy
+        of a prior passed as an instance. The default does nothing.
+
+        Parameters
+        ----------
+        layout : SampleLayout
+        scaling : Standardization
+
+        Returns
+        -------
+        self : Prior
+        """
+        return self
 
     def forward(self, x):
         """Apply the operator.
