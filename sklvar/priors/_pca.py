@@ -13,8 +13,8 @@ class PCAPrior(Prior):
 
     Encoder ``W_e`` and decoder ``W_d`` (and the two means) are separate
     parameters, initialised by :meth:`initialize_from_data` to the principal
-    components of the training data, as in the authors' code
-    (REFERENCE.md §5a). They are frozen when the estimator uses
+    components of the training data, as in the authors' public code. They
+    are frozen when the estimator uses
     ``joint=False`` and learned jointly with the solver otherwise.
 
     Parameters
