@@ -290,7 +290,7 @@ def main(argv=None):
                      f"{reps} |")
     if baseline:
         lines += ["", "## Against the authors' code, same machine, same run", "",
-                  "The authors' Lorenz-63 step re-implemented from REFERENCE.md "
+                  "The authors' Lorenz-63 step re-implemented from their public code "
                   "(`benchmarks/authors_l63.py`: Conv1d on (B, C, T), "
                   "`autograd.grad(create_graph=True)`, batch-wide normgrad; its "
                   "'evaluation' is the notebooks' validation pass, which builds the "
