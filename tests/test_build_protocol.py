@@ -184,3 +184,17 @@ def test_builtin_solvers_are_built_without_a_shape():
     for name, cls in SOLVERS.items():
         solver = cls.build(layout, prior)
         assert isinstance(solver, cls), name
+
+
+def test_classes_as_parameters_clone_and_pickle():
+    import pickle
+
+    from sklearn.base import clone
+
+    X, kw = _data("windows")
+    imp = _fast(prior=SmoothingPrior, solver=DampedFixedPoint, **kw)
+    twin = clone(imp)
+    assert twin.prior is SmoothingPrior and twin.solver is DampedFixedPoint
+    fitted = twin.fit(X)
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_allclose(again.transform(X), fitted.transform(X))

@@ -260,6 +260,13 @@ class VariationalImputer(_BaseImputer):
         ``layout_.window`` (the window length with ``window``, else None).
         It decides the model: 1-D convolutions along time for series, 2-D for
         images.
+    codec_ : SampleCodec
+        The fitted data path (:class:`~sklvar.utils.SampleCodec`, shared with
+        the other sklvar estimator): ``codec_.layout`` (``layout_``),
+        ``codec_.scaling`` (the per-channel standardisation), the windows and
+        their stitching, the initial fill. ``codec_.encode(X)`` gives the
+        standardised samples and masks the model sees; ``codec_.decode``
+        puts samples back into the shape and units of X.
     n_features_in_ : int
         Number of features seen in fit.
     feature_names_in_ : ndarray of str
