@@ -16,11 +16,11 @@ from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
+from .priors import pretrain_by_gradient
 from .utils import hide_observed
 
 __all__ = [
-    "IterationCurriculum", "TimeBudget", "VariationalNet", "pretrain_prior",
-    "prior_param_groups",
+    "IterationCurriculum", "TimeBudget", "VariationalNet", "prior_param_groups",
 ]
 
 
@@ -229,55 +229,9 @@ class VariationalNet(NeuralNet):
         return {"loss": loss, "y_pred": x_hat}
 
 
-def pretrain_prior(prior, x, observed_mask=None, *, max_epochs=10, batch_size=128,
-                   lr=1e-3, device="cpu", callback=None):
-    """Fit a prior alone on :math:`\\|x - \\Phi(x)\\|^2` (sequential learning).
-
-    Parameters
-    ----------
-    prior : Prior
-        The prior, trained in place.
-    x : Tensor of shape (n_samples, *sample_shape)
-        Training states (complete, or filled observations).
-    observed_mask : Tensor of bool or None
-        When given, the error is measured on observed entries only.
-    max_epochs, batch_size, lr : int, int, float
-        Adam settings.
-    device : str
-    callback : callable or None, default=None
-        Called as ``callback(epoch, loss)`` after each epoch (1-based epoch,
-        mean training loss); the estimators print it with ``verbose``.
-
-    Returns
-    -------
-    losses : list of float
-        Mean training loss of each epoch.
-    """
-    prior.to(device).train()
-    opt = torch.optim.Adam(prior.parameters(), lr=lr)
-    n = x.shape[0]
-    losses = []
-    for epoch in range(max_epochs):
-        perm = torch.randperm(n)
-        total = 0.0
-        for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
-            xb = x[idx].to(device)
-            sq = (xb - prior(xb)) ** 2
-            if observed_mask is not None:
-                mb = observed_mask[idx].to(device)
-                sq = torch.where(mb, sq, torch.zeros_like(sq))
-                loss = sq.sum() / mb.sum().clamp_min(1)
-            else:
-                loss = sq.mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        losses.append(total / n)
-        if callback is not None:
-            callback(epoch + 1, losses[-1])
-    return losses
+# TODO(0.2): remove this alias; the loop is sklvar.priors.pretrain_by_gradient, the
+# default of Prior.pretrain, which the estimators call
+pretrain_prior = pretrain_by_gradient
 
 
 def prior_param_groups(joint, lr):

@@ -6,8 +6,8 @@ import torch
 from sklvar import VariationalImputer
 from sklvar.energy import VariationalCost
 from sklvar.model import VariationalModel
-from sklvar.net import VariationalNet, pretrain_prior
-from sklvar.priors import AutoEncoderPrior
+from sklvar.net import VariationalNet
+from sklvar.priors import AutoEncoderPrior, PCAPrior, pretrain_by_gradient
 from sklvar.solvers import LSTMSolver
 
 
@@ -38,11 +38,19 @@ def test_net_fits_supervised():
 def test_pretrain_prior_reports_through_its_callback(capsys):
     prior = AutoEncoderPrior((6,))
     seen = []
-    losses = pretrain_prior(prior, torch.randn(20, 6), max_epochs=3, batch_size=8,
+    losses = prior.pretrain(torch.randn(20, 6), max_epochs=3, batch_size=8,
                             callback=lambda epoch, loss: seen.append((epoch, loss)))
     assert [e for e, _ in seen] == [1, 2, 3]
     assert [loss for _, loss in seen] == losses
     assert capsys.readouterr().out == ""  # the lower layer prints nothing
+
+
+def test_pca_pretrain_is_a_no_op_but_gradient_pretraining_still_runs():
+    prior = PCAPrior((6,), n_components=2)
+    before = [p.detach().clone() for p in prior.parameters()]
+    assert prior.pretrain(torch.randn(20, 6), max_epochs=2) == []
+    assert all(torch.equal(a, b) for a, b in zip(before, prior.parameters()))
+    assert len(pretrain_by_gradient(prior, torch.randn(20, 6), max_epochs=2)) == 2
 
 
 def test_estimator_prints_the_pretraining_with_its_prefix(capsys):

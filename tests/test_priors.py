@@ -100,7 +100,7 @@ def test_lorenz63_prior_is_one_rk4_step_in_physical_units():
     z = torch.tensor((traj - mean[:, None]) / scale[:, None], dtype=torch.float32)[None]
     prior = Lorenz63Prior((3, 60), mean=mean, scale=scale)
     assert prior.scaling_given  # bind keeps a scaling given to the constructor
-    assert not Lorenz63Prior.pretrainable  # known physics, not re-fitted
+    assert prior.pretrain(z) == []  # known physics, not re-fitted
     assert _n_params(prior) == 3
     assert [float(prior.sigma), float(prior.rho), float(prior.beta)] == pytest.approx(
         [10.0, 28.0, 8 / 3])

@@ -18,7 +18,6 @@ from ..net import (
     IterationCurriculum,
     TimeBudget,
     VariationalNet,
-    pretrain_prior,
     prior_param_groups,
 )
 from ..priors import PRIORS, Prior
@@ -534,9 +533,9 @@ class VariationalImputer(_BaseImputer):
         prior = model.prior
         prior.initialize_from_data(x_fit, m_fit)
         if not self.joint:
-            if prior.pretrainable and self.max_epochs > 0:
-                pretrain_prior(
-                    prior, x_fit, m_fit, max_epochs=self.max_epochs,
+            if self.max_epochs > 0:
+                prior.pretrain(
+                    x_fit, m_fit, max_epochs=self.max_epochs,
                     batch_size=self.batch_size, lr=self.lr, device=self.device,
                     callback=self._print_pretraining if self.verbose > 0 else None,
                 )

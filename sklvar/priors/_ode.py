@@ -128,12 +128,14 @@ class _PhysicalUnitsMixin:
 
     :meth:`bind` takes the estimator's per-variable standardisation as
     ``mean`` and ``scale`` unless they were given to the constructor (by name
-    and as an instance alike). ``pretrainable = False``: the coefficients
-    start at the known physics; with ``joint=False`` they are used as given
-    (frozen) rather than re-fitted on filled observations.
+    and as an instance alike). :meth:`pretrain` does nothing: the
+    coefficients start at the known physics; with ``joint=False`` they are
+    used as given (frozen) rather than re-fitted on filled observations.
     """
 
-    pretrainable = False
+    def pretrain(self, x, observed_mask=None, **kwargs):
+        """No-op: known physics, not re-fitted on filled observations."""
+        return []
 
     def bind(self, layout, scaling):
         """Take ``scaling`` as the physical units unless ``mean``/``scale`` were given."""

@@ -30,8 +30,11 @@ class PCAPrior(Prior):
         :meth:`initialize_from_data`.
     """
 
-    pretrainable = False
     explicit_vjp = True
+
+    def pretrain(self, x, observed_mask=None, **kwargs):
+        """No-op: the fit is closed-form, in :meth:`initialize_from_data`."""
+        return []
 
     def __init__(self, shape, *, n_components=None, n_fill_iter=10):
         super().__init__()
