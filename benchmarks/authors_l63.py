@@ -2,28 +2,28 @@
 
 Issue 7 states its targets against the authors' code measured "on this machine
 type", but the machines we are lent differ between sessions (a Zen 3 without
-AVX-512 one day, a Zen 5 with it the next). This module rebuilds, from
-../shared/REFERENCE.md, the computation of the authors' public code for the paper's
+AVX-512 one day, a Zen 5 with it the next). This module rebuilds the computation
+of the authors' public code (CIA-Oceanix/DinAE_4DVarNN_torch) for the paper's
 Lorenz-63 result, so that ``speed.py`` can time it in the same run as sklvar and
 report a ratio that does not depend on the machine:
 
-- Phi: the 2S-CNN of L63nb c13 (type 4, 15,300 parameters, §5e): ``Conv1d``
+- Phi: the 2S-CNN of L63nb c13 (type 4, 15,300 parameters): ``Conv1d``
   layers on ``(B, 3, T)``, bias-free, the bilinear block as
   ``cat([conv21(z), conv22(z) * conv23(z)])``, a low-resolution branch through
   ``AvgPool1d(4)`` and ``ConvTranspose1d(k=4, stride=4)``;
-- the solver: ``Model_4DVarNN_GradFP`` with ``model_GradUpdate2`` (§3, §4c): one
+- the solver: ``Model_4DVarNN_GradFP`` with ``model_GradUpdate2``: one
   extra Phi call and gradient for the batch-wide ``normgrad``; per iteration Phi
-  once, ``torch.autograd.grad(U, x, create_graph=True)`` (GradType 1, §2), a
+  once, ``torch.autograd.grad(U, x, create_graph=True)`` (GradType 1), a
   ``ConvLSTM1d`` cell (gates: one ``Conv1d`` with bias, kernel 3, on
   ``cat([grad, h])``; 15 hidden channels; zero initial state) and a bias-free 1x1
   ``Conv1d`` from 15 to 3 channels; ``x <- x - d``;
-- training (§6): loss ``mean((x_K - x)^2) + 0.05 (mean((Phi(x_K) - x_K)^2)
+- training: loss ``mean((x_K - x)^2) + 0.05 (mean((Phi(x_K) - x_K)^2)
   + mean((Phi(x) - x)^2))``, second-order backward through the unrolled loop,
   Adam with Phi at half the learning rate;
 - evaluation: the notebooks' 'val' pass, grad enabled (the graph is built because
   ``create_graph=True`` is hard-coded), the loss computed, no optimiser step.
 
-It is a re-implementation of what REFERENCE.md describes, not the authors' files
+It is a re-implementation from a reading of that code, not the authors' files
 (they are not in this repository). tests/test_benchmarks.py checks that its Phi,
 with copied weights, is sklvar's ``TwoScaleCNNPrior`` to 1e-10. Run alone::
 

@@ -65,9 +65,8 @@ def _build(params, shape, batch, seed=0, device="cpu"):
     imp = VariationalImputer(max_epochs=0, batch_size=batch, random_state=seed,
                              device=device, n_threads=None, **params).fit(X, X_true)
     net = imp.net_
-    Y = imp._samples(imp._standardize(X, ~np.isnan(X)))
-    M = imp._samples(~np.isnan(X))
-    T = imp._samples(imp._standardize(X_true, np.ones_like(M).reshape(X.shape)))
+    Y, M = imp.codec_.encode(X)
+    T, _ = imp.codec_.encode(X_true)
     batch_data = ({"y": torch.from_numpy(Y), "observed_mask": torch.from_numpy(M)},
                   torch.from_numpy(T.astype(np.float32)))
     return imp, net, batch_data, X
@@ -291,7 +290,7 @@ def main(argv=None):
                      f"{reps} |")
     if baseline:
         lines += ["", "## Against the authors' code, same machine, same run", "",
-                  "The authors' Lorenz-63 step re-implemented from REFERENCE.md "
+                  "The authors' Lorenz-63 step re-implemented from their public code "
                   "(`benchmarks/authors_l63.py`: Conv1d on (B, C, T), "
                   "`autograd.grad(create_graph=True)`, batch-wide normgrad; its "
                   "'evaluation' is the notebooks' validation pass, which builds the "

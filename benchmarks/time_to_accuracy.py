@@ -3,7 +3,7 @@
 Trains the joint 2S-CNN prior with the LSTM solver on the authors' Lorenz-63
 protocol (``make_lorenz63(edge_gap=10)``, 10,000 training windows of 200 steps
 by default) for a fixed wall-clock budget, and records the R-score (paper
-normalisation, REFERENCE.md §8) on held-out test windows after every epoch
+normalisation, benchmarks/README.md) on held-out test windows after every epoch
 against the training time spent so far. By default (``--schedule time``) the
 learning rate decays on a cosine and the solver iterations grow from 5 to 15 as
 functions of the fraction of the budget spent, so both schedules end at the
@@ -92,14 +92,13 @@ def _make_callbacks(imp, data, n_eval, budget, log, n_batches, time_schedule=Non
             n_iter = module.n_iter
             module.eval()
             # score with the iteration count of this epoch's training
-            Z = imp._standardize(X_eval, m_eval)
+            Y, M = imp.codec_.encode(X_eval, m_eval)
             dev = next(module.parameters()).device
-            Y = torch.from_numpy(imp._samples(Z)).float().to(dev)
-            M = torch.from_numpy(imp._samples(m_eval)).to(dev)
+            Y, M = torch.from_numpy(Y).to(dev), torch.from_numpy(M).to(dev)
             with torch.no_grad():
                 out = torch.cat([module(Y[i:i + 256], M[i:i + 256])
                                  for i in range(0, len(Y), 256)]).cpu()
-            X_hat = imp._destandardize(out.reshape(len(Y), -1).double().numpy())
+            X_hat = imp.codec_.decode(out.double().numpy(), n_rows=len(X_eval))
             module.train()
             r = reconstruction_error(y_eval, X_hat, variance=data.paper_norm)
             self.eval_s += time.perf_counter() - t1
@@ -152,16 +151,16 @@ def main(argv=None):
     parser.add_argument("--out", default=str(HERE / "TIME_TO_ACCURACY.md"))
     args = parser.parse_args(argv)
 
-    import paper
     import torch
+    from papertables import configs, data as tables_data, runner
     from skorch.callbacks import LRScheduler
 
     from sklvar import VariationalImputer
 
     torch.set_num_threads(args.threads)
-    cfg = paper.get_config("lorenz63", overrides={"n_train": args.n_train,
-                                                   "n_test": args.n_test})
-    data = paper.load_lorenz_data("lorenz63", cfg, args.seed)
+    cfg = configs.get_config("lorenz63", overrides={"n_train": args.n_train,
+                                                     "n_test": args.n_test})
+    data = tables_data.load_lorenz_data("lorenz63", cfg, args.seed)
     lines = []
 
     def log(msg):
@@ -195,7 +194,7 @@ def main(argv=None):
     t1 = time.perf_counter()
     X_hat = imp.transform(data.X_test)
     infer_s = time.perf_counter() - t1
-    scores = paper._scores(data, X_hat)
+    scores = runner.scores(data, X_hat)
     log(f"final: R(paper norm) {scores['R_paper']:.3e} on {len(data.X_test)} test "
         f"windows ({infer_s:.1f} s); fit wall time {wall:.0f} s")
     write_report(args, data, points, scores, wall, infer_s)
@@ -203,9 +202,9 @@ def main(argv=None):
 
 
 def write_report(args, data, points, scores, wall, infer_s):
-    import paper
+    from papertables.report import machine_info
 
-    info = paper.machine_info(args.threads)
+    info = machine_info(args.threads)
     if args.device != "cpu":
         import torch
 

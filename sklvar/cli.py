@@ -31,9 +31,8 @@ _BENCHMARKS = ("lorenz63", "lorenz96", "mnist")
 _DEFAULT_THREADS = 1
 _THREADS_HELP = (
     "torch threads while fitting and imputing (default: 1; 0 keeps torch's "
-    "default, one per core). On a 2-core machine, 2 threads took 0.74x the "
-    "time of 1 when idle and 3-6x with one other busy process "
-    "(benchmarks/SPEED.md)"
+    "default, one per core). More threads than free cores slow torch down "
+    "several times on a shared machine (benchmarks/SPEED.md)"
 )
 
 
@@ -73,9 +72,7 @@ def _n_threads(threads):
     """The estimators' ``n_threads`` for ``--threads``: None for 0.
 
     On a busy machine, more threads than free cores make oneDNN's convolutions
-    spin: ``sklvar impute`` on a 1000 x 10 file took 118 s with torch's default
-    (2 threads) and about 20 s with 1 on a 2-core machine running another job
-    (issue 19).
+    spin (issue 19; ``benchmarks/IMPLEMENTATION_TIMINGS.md``).
     """
     if threads < 0:
         raise CLIError(

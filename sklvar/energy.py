@@ -8,8 +8,8 @@ r"""The variational cost of the paper (eq. 2) and its gradient (layer 2).
 Both terms are means **per sample** (``|Omega|`` observed entries and ``N``
 entries of that sample), so that the cost of a batch is the sum of independent
 per-sample costs and a sample's gradient never depends on the other samples of
-its batch. The authors' code pools both means over the whole mini-batch
-(REFERENCE.md §2); per-sample means give the same minimiser per sample.
+its batch. The authors' public code pools both means over the whole
+mini-batch; per-sample means give the same minimiser per sample.
 """
 
 import contextlib

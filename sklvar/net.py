@@ -16,11 +16,11 @@ from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
+from .priors import pretrain_by_gradient
 from .utils import hide_observed
 
 __all__ = [
-    "IterationCurriculum", "TimeBudget", "VariationalNet", "pretrain_prior",
-    "prior_param_groups",
+    "IterationCurriculum", "TimeBudget", "VariationalNet", "prior_param_groups",
 ]
 
 
@@ -149,12 +149,16 @@ class VariationalNet(NeuralNet):
     **kwargs
         Passed to :class:`skorch.NeuralNet` (``optimizer``, ``lr``,
         ``max_epochs``, ``batch_size``, ``device``, ``callbacks``...).
+        There is no validation split (``train_split=None``) and no skorch
+        criterion: the loss is :meth:`training_loss`, which needs the prior of
+        the model.
     """
 
     def __init__(self, module, *args, loss_weights=(1.0, 0.05, 0.05),
                  self_supervised=False, hide_fraction=0.2, hide_block=(1,),
-                 random_state=0, criterion=torch.nn.MSELoss, **kwargs):
-        super().__init__(module, criterion, *args, **kwargs)
+                 random_state=0, **kwargs):
+        kwargs.setdefault("train_split", None)
+        super().__init__(module, None, *args, **kwargs)
         self.loss_weights = loss_weights
         self.self_supervised = self_supervised
         self.hide_fraction = hide_fraction
@@ -165,6 +169,15 @@ class VariationalNet(NeuralNet):
         super().initialize()
         self.hide_rng_ = np.random.RandomState(self.random_state)
         return self
+
+    def initialize_criterion(self):
+        """No skorch criterion: the loss of eq. 5 is :meth:`get_loss`."""
+        self.criterion_ = None
+        return self
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The loss of eq. 5 on complete true states (:meth:`training_loss`)."""
+        return self.training_loss(y_pred, y_true)
 
     def _split_batch(self, batch, rng):
         """Return (module inputs, target, target mask) of a batch."""
@@ -215,65 +228,10 @@ class VariationalNet(NeuralNet):
         loss.backward()
         return {"loss": loss, "y_pred": x_hat}
 
-    def validation_step(self, batch, **fit_params):
-        self._set_training(False)
-        rng = np.random.RandomState(self.random_state + 1)
-        inputs, target, target_mask = self._split_batch(batch, rng)
-        with torch.no_grad():
-            x_hat = self.infer(inputs, **fit_params)
-            loss = self.training_loss(x_hat, target, target_mask)
-        return {"loss": loss, "y_pred": x_hat}
 
-
-def pretrain_prior(prior, x, observed_mask=None, *, max_epochs=10, batch_size=128,
-                   lr=1e-3, device="cpu", verbose=0):
-    """Fit a prior alone on :math:`\\|x - \\Phi(x)\\|^2` (sequential learning).
-
-    Parameters
-    ----------
-    prior : Prior
-        The prior, trained in place.
-    x : Tensor of shape (n_samples, *sample_shape)
-        Training states (complete, or filled observations).
-    observed_mask : Tensor of bool or None
-        When given, the error is measured on observed entries only.
-    max_epochs, batch_size, lr : int, int, float
-        Adam settings.
-    device : str
-    verbose : int
-        Print the loss of each epoch when > 0.
-
-    Returns
-    -------
-    losses : list of float
-        Mean training loss of each epoch.
-    """
-    prior.to(device).train()
-    opt = torch.optim.Adam(prior.parameters(), lr=lr)
-    n = x.shape[0]
-    losses = []
-    for epoch in range(max_epochs):
-        perm = torch.randperm(n)
-        total = 0.0
-        for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
-            xb = x[idx].to(device)
-            sq = (xb - prior(xb)) ** 2
-            if observed_mask is not None:
-                mb = observed_mask[idx].to(device)
-                sq = torch.where(mb, sq, torch.zeros_like(sq))
-                loss = sq.sum() / mb.sum().clamp_min(1)
-            else:
-                loss = sq.mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        losses.append(total / n)
-        if verbose > 0:
-            print(f"[VariationalImputer] prior pre-training epoch {epoch + 1}: "
-                  f"loss {losses[-1]:.5f}")
-    return losses
+# TODO(0.2): remove this alias; the loop is sklvar.priors.pretrain_by_gradient, the
+# default of Prior.pretrain, which the estimators call
+pretrain_prior = pretrain_by_gradient
 
 
 def prior_param_groups(joint, lr):

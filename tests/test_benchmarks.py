@@ -20,12 +20,19 @@ PAPER_PY = ROOT / "benchmarks" / "paper.py"
 
 @pytest.fixture(scope="module")
 def paper():
-    spec = importlib.util.spec_from_file_location("benchmarks_paper", PAPER_PY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    """The ``papertables`` package, imported as ``benchmarks/paper.py`` does."""
+    path = str(ROOT / "benchmarks")
+    added = path not in sys.path
+    if added:
+        sys.path.insert(0, path)
+    import papertables
+    import papertables.cli
+    import papertables.data
+    import papertables.report
+
+    yield papertables
+    if added:
+        sys.path.remove(path)
 
 
 # A tiny Lorenz-63 configuration: short run, few windows, one epoch, a 2x1 grid.
@@ -159,15 +166,41 @@ def test_results_sections_are_merged(paper, tmp_path):
         total_s=1.0,
     )
     path = tmp_path / "RESULTS.md"
-    paper.update_results(path, "lorenz63", rec)
-    paper.update_results(path, "lorenz96", dict(rec, mode="full"))
-    paper.update_results(path, "lorenz63", dict(rec, seed=3))
+    paper.report.update_results(path, "lorenz63", rec)
+    paper.report.update_results(path, "lorenz96", dict(rec, mode="full"))
+    paper.report.update_results(path, "lorenz63", dict(rec, seed=3))
     text = path.read_text()
     records = _records(text)
     assert set(records) == {"lorenz63", "lorenz96"}
     assert records["lorenz63"]["seed"] == 3
     assert text.index("Lorenz-63") < text.index("Lorenz-96")
     assert "quick mode — not the paper-scale run** (lorenz63)" in text
+
+
+def test_paper_script_is_a_thin_entry_point():
+    """benchmarks/paper.py (what ``sklvar benchmark`` loads) re-exports the package."""
+    spec = importlib.util.spec_from_file_location("paper_script", PAPER_PY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import papertables
+    import papertables.cli
+
+    assert module.run_benchmark is papertables.run_benchmark
+    assert module.main is papertables.cli.main
+    assert len(PAPER_PY.read_text().splitlines()) < 40
+
+
+def test_benchmark_modules_have_one_job(paper):
+    """The package's modules import downward: configs/data first, cli last."""
+    import ast
+
+    order = ["configs", "data", "rows", "report", "figures", "runner", "cli"]
+    folder = ROOT / "benchmarks" / "papertables"
+    for name in order:
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        used = {node.module for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.level == 1}
+        assert all(order.index(m) < order.index(name) for m in used), (name, used)
 
 
 def test_configs_and_cli(paper):
@@ -182,17 +215,17 @@ def test_configs_and_cli(paper):
     with pytest.raises(ValueError, match="unknown benchmark"):
         paper.get_config("cifar")
     with pytest.raises(SystemExit):
-        paper.main(["cifar"])
+        paper.cli.main(["cifar"])
 
 
 def test_mnist_path_is_never_downloaded(paper, monkeypatch, tmp_path):
     monkeypatch.setenv("SKLVAR_MNIST", str(tmp_path))
-    assert paper.mnist_path() == tmp_path
-    assert paper.mnist_path(tmp_path / "x") == tmp_path  # missing folder: next one
+    assert paper.data.mnist_path() == tmp_path
+    assert paper.data.mnist_path(tmp_path / "x") == tmp_path  # missing: next one
     monkeypatch.delenv("SKLVAR_MNIST")
-    monkeypatch.setattr(paper, "REPO_ROOT", tmp_path / "nowhere" / "repo")
+    monkeypatch.setattr(paper.data, "REPO_ROOT", tmp_path / "nowhere" / "repo")
     with pytest.raises(FileNotFoundError, match="Nothing is downloaded"):
-        paper.mnist_path()
+        paper.data.mnist_path()
 
 
 @pytest.mark.slow
@@ -202,7 +235,7 @@ def test_quick_mode(paper, tmp_path, name):
     pytest.importorskip("matplotlib")
     if name == "mnist":
         try:
-            paper.mnist_path()
+            paper.data.mnist_path()
         except FileNotFoundError:
             pytest.skip("MNIST files not available")
     paper.run_benchmark(name, quick=True, out_dir=tmp_path, verbose=0)

@@ -1,5 +1,6 @@
 """Every prior with every solver: shapes, finiteness and gradient flow."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -7,12 +8,13 @@ from sklvar.energy import VariationalCost
 from sklvar.model import VariationalModel
 from sklvar.priors import PRIORS
 from sklvar.solvers import SOLVERS
+from sklvar.utils import SampleLayout, Standardization
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Run torch on one thread: on a busy 2-core machine, 2 torch threads can
-    be several times slower than one (PERFORMANCE.md)."""
+    be several times slower than one (benchmarks/SPEED.md)."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -45,12 +47,15 @@ def _cases():
             yield pytest.param(name, shape, params, id=f"{name}-{shape}")
 
 
+_KINDS = {1: "vector", 2: "series", 3: "image"}
+_SCALING = Standardization(np.zeros(1), np.ones(1))
+
+
 def _model(prior_name, solver_name, shape, params):
-    prior = PRIORS[prior_name](shape, **params)
-    solver_params = {}
-    if solver_name == "lstm" and prior.periodic_axes:
-        solver_params["periodic_axes"] = prior.periodic_axes
-    solver = SOLVERS[solver_name](shape, **solver_params)
+    # the build protocol of the estimators (priors/_base.py, solvers/_base.py)
+    layout = SampleLayout(_KINDS[len(shape)], shape)
+    prior = PRIORS[prior_name].build(layout, _SCALING, **params)
+    solver = SOLVERS[solver_name].build(layout, prior)
     # the fixed-point solver never evaluates the cost, so the weights of its
     # two terms would get no gradient: keep them fixed there
     cost = VariationalCost(prior, learn_lambdas=solver_name != "fixed_point")

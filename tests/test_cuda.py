@@ -49,8 +49,8 @@ def test_solver_loop_has_no_host_sync(prior, solver, shape, layout, prior_params
         params["prior_params"] = prior_params
     imp = VariationalImputer(**params).fit(X)
     module = imp.net_.module_
-    Y = torch.from_numpy(imp._samples(imp._standardize(X, ~np.isnan(X)))).float().cuda()
-    M = torch.from_numpy(imp._samples(~np.isnan(X))).cuda()
+    Y, M = imp.codec_.encode(X)
+    Y, M = torch.from_numpy(Y).float().cuda(), torch.from_numpy(M).cuda()
     torch.cuda.synchronize()
 
     torch.cuda.set_sync_debug_mode("error")

@@ -28,6 +28,7 @@ PUBLIC = {
     "sklvar.datasets": set(),
     "sklvar.metrics": set(),
     "sklvar.plotting": set(),
+    "sklvar.diagnostics": set(),
 }
 
 
@@ -85,3 +86,21 @@ def test_every_example_is_run_by_the_gallery():
                 listed.add(node.value)
     examples = {p.stem for p in (ROOT / "examples").glob("plot_*.py")}
     assert examples <= listed, f"docs/conf.py does not run {sorted(examples - listed)}"
+
+
+def test_user_guide_custom_prior_and_solver_run():
+    """The code of "Writing your own prior or solver" runs as printed."""
+    guide = (DOCS / "user_guide.rst").read_text()
+    section = guide.split(".. _custom_prior:")[1].split("\nThe data path\n")[0]
+    blocks = re.findall(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", section)
+    assert len(blocks) == 2
+    namespace = {}
+    for block in blocks:
+        code = "\n".join(line[4:] for line in block.splitlines())
+        exec(compile(code, "user_guide.rst", "exec"), namespace)
+    import numpy as np
+
+    X, X_filled = namespace["X"], namespace["X_filled"]
+    assert X_filled.shape == X.shape and np.isfinite(X_filled).all()
+    assert type(namespace["imp"].net_.module_.prior).__name__ == "SmoothingPrior"
+    assert type(namespace["imp"].net_.module_.solver).__name__ == "RelaxedFixedPoint"

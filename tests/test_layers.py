@@ -1,4 +1,4 @@
-"""The layers of DESIGN.md §3 import in one direction only."""
+"""The layers of sklvar (lower ones first, see LAYERS) import in one direction only."""
 
 import ast
 import pathlib
@@ -22,10 +22,11 @@ LAYERS = {
     "model": 4,
     "net": 5,
     "impute": 6,
-    "plotting": 6,
-    "__init__": 7,  # the public API (lazy re-exports of impute)
-    "cli": 8,
-    "__main__": 9,
+    "diagnostics": 6,
+    "plotting": 7,
+    "__init__": 8,  # the public API (lazy re-exports of impute)
+    "cli": 9,
+    "__main__": 10,
 }
 
 

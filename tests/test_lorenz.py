@@ -18,7 +18,7 @@ from sklvar.utils import linear_fill
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Train on one thread: on a busy 2-core machine, 2 torch threads can be
-    several times slower than one (PERFORMANCE.md)."""
+    several times slower than one (benchmarks/SPEED.md)."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from sklvar import VariationalImputer
-from sklvar.plotting import energy_path, plot_energy_path, plot_image_grid, plot_series
+from sklvar.diagnostics import energy_path
+from sklvar.plotting import plot_energy_path, plot_image_grid, plot_series
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +51,7 @@ def test_energy_path_records_every_iteration(fitted, series):
 def test_energy_path_matches_the_cost_of_the_model_output(fitted, series):
     _, X = series
     module = fitted.net_.module_
-    Z = fitted._samples(fitted._standardize(*fitted._validate_X(X, reset=False)))
-    observed = fitted._samples(~np.isnan(X))
+    Z, observed = fitted.codec_.encode(X)
     Z = np.where(observed, Z, np.nan)
     path = energy_path(module, Z, n_iter=4, max_samples=None)
     y = torch.as_tensor(np.nan_to_num(Z), dtype=torch.float32)

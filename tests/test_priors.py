@@ -15,13 +15,13 @@ from sklvar.priors import (
     Prior,
     TwoScaleCNNPrior,
 )
-from sklvar.utils import rk4_step
+from sklvar.utils import SampleLayout, Standardization, rk4_step
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Run torch on one thread: on a busy 2-core machine, 2 torch threads can
-    be several times slower than one (PERFORMANCE.md)."""
+    be several times slower than one (benchmarks/SPEED.md)."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -99,10 +99,8 @@ def test_lorenz63_prior_is_one_rk4_step_in_physical_units():
     mean, scale = traj.mean(1), traj.std(1)
     z = torch.tensor((traj - mean[:, None]) / scale[:, None], dtype=torch.float32)[None]
     prior = Lorenz63Prior((3, 60), mean=mean, scale=scale)
-    # the estimator passes its standardisation to priors that declare it
-    assert Lorenz63Prior.needs_scaling and Lorenz96Prior.needs_scaling
-    assert not getattr(BilinearODEPrior, "needs_scaling", False)
-    assert not Lorenz63Prior.pretrainable  # known physics, not re-fitted
+    assert prior.scaling_given  # bind keeps a scaling given to the constructor
+    assert prior.pretrain(z) == []  # known physics, not re-fitted
     assert _n_params(prior) == 3
     assert [float(prior.sigma), float(prior.rho), float(prior.beta)] == pytest.approx(
         [10.0, 28.0, 8 / 3])
@@ -114,6 +112,14 @@ def test_lorenz63_prior_is_one_rk4_step_in_physical_units():
     # the same prior without its scaling integrates the wrong physics
     wrong = Lorenz63Prior((3, 60))(z)
     assert ((wrong - z) ** 2).mean() > 1e3 * ((phi - z) ** 2).mean()
+    # bind gives an unscaled prior the estimator's standardisation
+    layout = SampleLayout("series", (3, 60))
+    bound = Lorenz63Prior((3, 60)).bind(layout, Standardization(mean, scale))
+    assert torch.equal(bound(z), phi)
+    built = Lorenz63Prior.build(layout, Standardization(mean, scale))
+    assert torch.equal(built(z), phi)
+    kept = prior.bind(layout, Standardization(np.zeros(3), np.ones(3)))
+    assert torch.equal(kept(z), phi)
 
 
 def test_ode_prior_both_directions():
@@ -135,7 +141,7 @@ def test_lorenz96_prior_true_model(image):
     shape = (1, 40, 25) if image else (40, 25)
     z = z.reshape((1,) + shape)
     prior = Lorenz96Prior(shape, mean=mean, scale=scale)
-    assert _n_params(prior) == 9  # F and the two stencils (REFERENCE.md §5g)
+    assert _n_params(prior) == 9  # F and the two stencils (the authors' public code)
     assert prior.periodic_axes == ((0,) if image else ())
     phi = prior(z)
     persistence = ((z[..., 1:] - z[..., :-1]) ** 2).mean()
@@ -200,7 +206,7 @@ def test_bilinear_ode_gappy_data_keeps_zero_field_and_low_rank():
 @pytest.mark.parametrize(
     ("shape", "params", "expected"),
     [
-        ((3, 200), {}, 15_300),  # L63 2S-CNN (REFERENCE.md §5e; paper ~15,000)
+        ((3, 200), {}, 15_300),  # L63 2S-CNN (authors' code; paper ~15,000)
         ((1, 40, 200), {"periodic_axes": (0,)}, 52_150),  # L96 (§5d; paper ~52,000)
         ((1, 28, 28), {}, 155_900),  # MNIST checkpoint (§5c; paper text says ~55,000)
     ],

@@ -217,7 +217,7 @@ def test_dictionary_limits_blas_threads_in_fit_and_transform(data, monkeypatch):
 
 
 def test_energy_path_of_an_imputer_uses_its_n_threads(data):
-    from sklvar.plotting import energy_path
+    from sklvar.diagnostics import energy_path
 
     imp = _cheap(n_threads=1).fit(data)
     module, seen = imp.net_.module_, []

@@ -16,7 +16,7 @@ from sklvar.utils import WindowStitcher, cut_windows, window_starts
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Train on one thread: on a busy 2-core machine, 2 torch threads can be
-    several times slower than one (PERFORMANCE.md)."""
+    several times slower than one (benchmarks/SPEED.md)."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -166,7 +166,8 @@ _MEMORY_SCRIPT = textwrap.dedent("""
     del out
     # the same model run on the whole series as one sample
     before = rss_mb()
-    Z = np.nan_to_num((X - imp._mean) / imp._scale).T[None].astype(np.float32)
+    scaling = imp.codec_.scaling
+    Z = np.nan_to_num((X - scaling.mean) / scaling.scale).T[None].astype(np.float32)
     with torch.no_grad():
         imp.net_.module_(torch.from_numpy(Z), torch.from_numpy(~np.isnan(X).T[None]))
     whole = peak_mb() - before

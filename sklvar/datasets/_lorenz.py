@@ -19,7 +19,7 @@ __all__ = ["make_lorenz63", "make_lorenz96"]
 # Tolerances of the reference integration. The paper only says "RK45"; the
 # authors' notebooks used scipy's loose defaults (rtol=1e-3, atol=1e-6), which
 # leave a one-step RK4 model error of about 4e-5 in the data and make the run
-# drift from the exact solution within one time unit (REFERENCE.md section 7).
+# drift from the exact solution within one time unit.
 _RTOL = 1e-9
 _ATOL = 1e-9
 

@@ -1,10 +1,9 @@
-"""Shared machinery of the sklvar imputers: validation, layout, scaling, windows.
+"""Shared machinery of the sklvar imputers: validation, the fitted codec, score.
 
 Torch-free: the dictionary baseline builds on it without importing torch.
 """
 
 import functools
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,14 +12,7 @@ from sklearn.impute import MissingIndicator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
-from ..utils import (
-    WindowStitcher,
-    blas_threads,
-    cut_windows,
-    hide_observed,
-    resolve_layout,
-    window_starts,
-)
+from ..utils import SampleCodec, blas_threads, hide_observed, resolve_layout
 from ..utils._gmrf import shifted_gaps_hide
 
 
@@ -47,12 +39,25 @@ def _with_threads(method):
 class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Base class of the sklvar imputers (not public).
 
-    Subclasses implement ``_fit_samples(Y, observed, X_true)`` on standardised
-    training samples and ``_impute_samples(Y, observed)`` on a batch of
-    standardised samples; this class does the rest: input validation, the
-    observed mask, sample layouts, per-channel standardisation, windowing of
-    long series, chunked (memory-bounded) transform, putting observed values
-    back, and the label-free score.
+    It does input validation, the observed mask, the add_indicator columns,
+    putting observed values back, and the label-free score; the data path
+    (sample layout, per-channel standardisation, windows of long series and
+    their stitching, the initial fill) is the fitted
+    :class:`~sklvar.utils.SampleCodec`, ``codec_``, built by
+    :meth:`_prepare_fit`.
+
+    Subclass contract:
+
+    - ``fit`` calls ``X, observed, X_true = self._prepare_fit(X, y, mask)``
+      (which sets ``layout_``, ``codec_`` and ``indicator_``), then trains on
+      ``self.codec_.encode(X, observed)`` (standardised samples and masks);
+    - ``_impute_samples(Y, M)`` imputes a batch of standardised samples of
+      shape ``(n, *layout_.shape)`` and returns an array of the same shape;
+    - ``_impute_table(Z, observed)`` (optional) imputes a whole standardised
+      table for the ``"table"`` layout;
+    - ``_work_dtype`` is the dtype of the samples, ``_divergence_hint`` the
+      advice appended when the output is not finite, and ``_thread_limits``
+      the context that applies ``n_threads``.
     """
 
     _parameter_constraints: dict = {
@@ -157,7 +162,7 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """Validate the fit inputs, resolve the layout and fit the scaling.
 
         The scaling comes from the complete true states when ``y`` holds them
-        (scores are then normalised by their variance, DESIGN §1), otherwise
+        (scores are then normalised by their variance), otherwise
         from the observed entries of X.
 
         Returns
@@ -178,9 +183,15 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 self._missing_marks(observed)
             )
         if X_true is None:
-            self._fit_scaling(X, observed)
+            source, source_observed = X, observed
         else:
-            self._fit_scaling(X_true, np.ones_like(observed))
+            source, source_observed = X_true, np.ones_like(observed)
+        self.codec_ = SampleCodec.fit(
+            source, source_observed, self.layout_, stride=self.stride,
+            initial_strategy=getattr(self, "initial_strategy", "auto"),
+            missing_values=self.missing_values, dtype=self._work_dtype,
+            name=type(self).__name__,
+        )
         return X, observed, X_true
 
     # ----------------------------------------------------------------- layout
@@ -197,55 +208,6 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             window=self.window,
         )
 
-    def _channel_view(self, A):
-        """(n_rows, C, k) view of a (n_rows, n_features) array."""
-        if self.layout_.window is not None or self.layout_.kind in ("vector", "table"):
-            return A[:, :, None]
-        return A.reshape(A.shape[0], self.layout_.n_channels, -1)
-
-    def _fit_scaling(self, X, observed):
-        view, obs = self._channel_view(X), self._channel_view(observed)
-        n_channels = view.shape[1]
-        mean = np.zeros(n_channels)
-        scale = np.ones(n_channels)
-        empty = []
-        for c in range(n_channels):
-            values = view[:, c][obs[:, c]]
-            if values.size == 0:
-                empty.append(c)
-                continue
-            mean[c] = values.mean()
-            std = values.std()
-            scale[c] = std if std > 1e-12 * max(1.0, abs(mean[c])) else 1.0
-        if empty:
-            warnings.warn(
-                f"{type(self).__name__}: channels {empty} have no observed value in "
-                "the training data; they are imputed by the learned model alone.",
-                UserWarning,
-            )
-        self._mean, self._scale = mean, scale
-
-    def _standardize(self, X, observed, dtype=None):
-        Z = (self._channel_view(X) - self._mean[:, None]) / self._scale[:, None]
-        Z = Z.reshape(X.shape)
-        return np.where(observed, Z, 0.0).astype(dtype or self._work_dtype)
-
-    def _destandardize(self, Z):
-        out = self._channel_view(Z) * self._scale[:, None] + self._mean[:, None]
-        return out.reshape(Z.shape)
-
-    def _stride(self):
-        return self.stride if self.stride is not None else max(1, self.window // 2)
-
-    def _samples(self, A):
-        """(n_samples, *sample_shape) samples of a standardised array."""
-        if self.layout_.window is not None:
-            starts = window_starts(A.shape[0], self.window, self._stride())
-            return cut_windows(A, starts, self.window).reshape(
-                (len(starts),) + self.layout_.shape
-            )
-        return A.reshape((A.shape[0],) + self.layout_.shape)
-
     # -------------------------------------------------------------- imputation
     def _impute_standardized(self, Z, observed, impute_samples=None):
         """Impute a standardised (n_rows, n_features) array, chunk by chunk.
@@ -255,26 +217,8 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         if self.layout_.kind == "table" and impute_samples is None:
             return self._impute_table(Z, observed)
-        impute_samples = impute_samples or self._impute_samples
-        chunk = self._transform_chunk
-        if self.layout_.window is None:
-            out = np.empty(Z.shape)
-            for i in range(0, Z.shape[0], chunk):
-                Y = Z[i:i + chunk].reshape((-1,) + self.layout_.shape)
-                M = observed[i:i + chunk].reshape(Y.shape)
-                out[i:i + chunk] = impute_samples(Y, M).reshape(len(Y), -1)
-            return out
-        n_t, n_d = Z.shape
-        starts = window_starts(n_t, self.window, self._stride())
-        stitcher = WindowStitcher(n_t, n_d, self.window)
-        for i in range(0, len(starts), chunk):
-            s = starts[i:i + chunk]
-            Y = cut_windows(Z, s, self.window)
-            M = cut_windows(observed, s, self.window, fill=False)
-            shape = (len(s),) + self.layout_.shape
-            X_hat = impute_samples(Y.reshape(shape), M.reshape(shape))
-            stitcher.add(s, X_hat.reshape(len(s), n_d, self.window))
-        return stitcher.result()
+        return self.codec_.apply(Z, observed, impute_samples or self._impute_samples,
+                                 chunk=self._transform_chunk)
 
     def _impute_table(self, Z, observed):
         """Impute a whole standardised (T, D) table (``"table"`` layout)."""
@@ -288,8 +232,8 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """Impute a validated array; observed entries put back if asked."""
         # whole tables are solved in double precision (sparse direct solve)
         dtype = np.float64 if self.layout_.kind == "table" else None
-        Z = self._standardize(X, observed, dtype)
-        out = self._destandardize(self._impute_standardized(Z, observed))
+        Z = self.codec_.standardize(X, observed, dtype)
+        out = self.codec_.destandardize(self._impute_standardized(Z, observed))
         if not np.all(np.isfinite(out)):
             raise FloatingPointError(
                 f"{type(self).__name__} produced non-finite values; the model "
@@ -420,8 +364,10 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                     "but X has no missing entry."
                 )
         X_hat = self._impute(np.where(input_mask, X, 0.0), input_mask)
-        err = self._channel_view(np.where(target_mask, (X_hat - target) ** 2, 0.0))
-        var = self._scale**2
+        err = self.codec_.channel_view(
+            np.where(target_mask, (X_hat - target) ** 2, 0.0)
+        )
+        var = self.codec_.scaling.scale**2
         total = (err.sum(axis=(0, 2)) / var).sum()
         return -float(total / target_mask.sum())
 

@@ -13,7 +13,6 @@ from sklearn.decomposition import MiniBatchDictionaryLearning, sparse_encode
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..utils import linear_fill
 from ._base import _BaseImputer, _with_threads
 
 _TRANSFORM_ALGORITHMS = ("omp", "lasso_lars", "lasso_cd")
@@ -164,6 +163,13 @@ class DictionaryImputer(_BaseImputer):
         "image"), ``layout_.shape`` (the shape of one sample, channels
         first) and ``layout_.window`` (the window length with ``window``,
         else None).
+    codec_ : SampleCodec
+        The fitted data path (:class:`~sklvar.utils.SampleCodec`, shared with
+        the other sklvar estimator): ``codec_.layout`` (``layout_``),
+        ``codec_.scaling`` (the per-channel standardisation), the windows and
+        their stitching, the initial fill. ``codec_.encode(X)`` gives the
+        standardised samples and masks the model sees; ``codec_.decode``
+        puts samples back into the shape and units of X.
     n_features_in_ : int
         Number of features seen in fit.
     feature_names_in_ : ndarray of str
@@ -309,14 +315,14 @@ class DictionaryImputer(_BaseImputer):
         """
         X, observed, X_true = self._prepare_fit(X, y, mask)
         n_sample_features = self.layout_.size
-        Y = self._flat(self._samples(self._standardize(X, observed)))
-        M = self._flat(self._samples(observed))
+        Y, M = self.codec_.encode(X, observed)
+        Y, M = self._flat(Y), M.reshape(len(M), -1)
         if X_true is None:
             self._fit_fill_values(Y, M)
             X_train = self._initial_fill(Y, M)
         else:
             full = np.ones_like(observed)
-            X_train = self._flat(self._samples(self._standardize(X_true, full)))
+            X_train = self._flat(self.codec_.encode(X_true, full)[0])
             self._fit_fill_values(X_train, np.ones_like(X_train, dtype=bool))
         n_samples = X_train.shape[0]
 
@@ -384,15 +390,8 @@ class DictionaryImputer(_BaseImputer):
             self._fill_values = np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
     def _initial_fill(self, Y, M):
-        """Initial fill of flat standardised samples (``initial_strategy``)."""
-        strategy = self.initial_strategy
-        if strategy == "auto":
-            strategy = "linear" if self.layout_.kind == "series" else "mean"
-        if strategy == "mean" or self.layout_.spatial_ndim == 0:
-            return np.where(M, Y, self._fill_values)
-        # along the last axis of the sample: time for series, columns for images
-        shape = (len(Y),) + self.layout_.shape
-        return linear_fill(Y.reshape(shape), M.reshape(shape)).reshape(Y.shape)
+        """Initial fill of flat standardised samples (the codec's strategy)."""
+        return self.codec_.initial_fill(Y, M, self._fill_values)
 
     def _n_nonzero_coefs(self):
         """OMP sparsity: transform_n_nonzero_coefs resolved and clipped."""

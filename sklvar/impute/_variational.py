@@ -18,7 +18,6 @@ from ..net import (
     IterationCurriculum,
     TimeBudget,
     VariationalNet,
-    pretrain_prior,
     prior_param_groups,
 )
 from ..priors import PRIORS, Prior
@@ -35,6 +34,35 @@ from ..utils._gmrf import (
 from ..utils._threads import blas_threads
 from ..utils._torch import check_device, seed_from_random_state, torch_threads
 from ._base import _BaseImputer, _with_threads
+
+
+def _build_component(kind, choice, registry, params, layout, context):
+    """A prior or solver from a name, a class or an instance (build protocol).
+
+    Names and classes go through ``cls.build(layout, context, **params)``;
+    an instance is copied and bound with ``bind(layout, context)``. ``context``
+    is the standardisation for a prior and the built prior for a solver.
+    """
+    label = repr(choice) if isinstance(choice, str) else getattr(
+        choice, "__name__", type(choice).__name__)
+    if isinstance(choice, str):
+        choice = registry[choice]
+    if not isinstance(choice, type):
+        if params:
+            raise ValueError(
+                f"{kind}_params={params!r} only apply to a {kind} given by name or "
+                f"by class; {kind}={type(choice).__name__}(...) is an instance: "
+                f"pass its options to its constructor, or pass the class."
+            )
+        return copy.deepcopy(choice).bind(layout, context)
+    params = dict(params or {})
+    try:
+        return choice.build(layout, context, **params)
+    except TypeError as exc:
+        raise ValueError(
+            f"{kind}_params={params!r} are not accepted by {choice.__name__} "
+            f"({kind}={label}): {exc}."
+        ) from exc
 
 
 class VariationalImputer(_BaseImputer):
@@ -57,7 +85,7 @@ class VariationalImputer(_BaseImputer):
 
     Parameters
     ----------
-    prior : str or Prior, default="auto"
+    prior : str, Prior subclass or Prior, default="auto"
         The operator :math:`\Phi`:
 
         - ``"auto"``: ``"field"`` for series tables (``layout="series"``
@@ -87,8 +115,14 @@ class VariationalImputer(_BaseImputer):
         - ``"bilinear_ode"``: a learnable bilinear vector field integrated by
           RK4, for any multivariate series
           (:class:`~sklvar.priors.BilinearODEPrior`);
-        - a :class:`~sklvar.priors.Prior` instance (copied at fit).
-    solver : {"auto", "lstm", "gd", "fixed_point"} or Solver, default="auto"
+        - a :class:`~sklvar.priors.Prior` subclass, built at fit for the
+          fitted layout and standardisation with ``prior_params``
+          (:meth:`~sklvar.priors.Prior.build`), or a ``Prior`` instance,
+          copied at fit and bound to them (:meth:`~sklvar.priors.Prior.bind`;
+          the ODE priors take the standardisation there, so they run in
+          physical units either way).
+    solver : {"auto", "lstm", "gd", "fixed_point"}, Solver subclass or Solver, \
+            default="auto"
         The solver :math:`\Gamma`:
 
         - ``"auto"``: ``"fixed_point"`` for series tables, ``"lstm"``
@@ -103,10 +137,14 @@ class VariationalImputer(_BaseImputer):
           ``"field"`` prior its fixed point is computed exactly by a sparse
           linear solve (the limit of the iteration, for any number of
           iterations);
-        - a :class:`~sklvar.solvers.Solver` instance (copied at fit).
+        - a :class:`~sklvar.solvers.Solver` subclass, built at fit with
+          ``solver_params`` (:meth:`~sklvar.solvers.Solver.build`), or a
+          ``Solver`` instance, copied at fit and bound to the prior
+          (:meth:`~sklvar.solvers.Solver.bind`).
     prior_params, solver_params : dict or None, default=None
         Keyword options of the prior / solver class (for example
-        ``{"n_components": 20}`` or ``{"normalization": "batch"}``).
+        ``{"n_components": 20}`` or ``{"normalization": "batch"}``), for a
+        prior / solver given by name or by class.
     n_solver_iter : int, default=10
         Number of solver iterations at inference (and at the end of training).
     n_solver_iter_start : int, default=5
@@ -138,12 +176,12 @@ class VariationalImputer(_BaseImputer):
         :meth:`fit`, :meth:`transform`, :meth:`score` and :meth:`project`;
         the caller's count is restored when each call returns (or raises).
         None leaves torch's setting as it is (by default, one thread per
-        physical core). One thread is the default because, measured on a
-        2-core CPU, small fits took 0.74-0.77x the time on 2 threads when the
-        machine was idle but 3-6x the time when another process kept a core
-        busy (``benchmarks/SPEED.md``, "Thread count of the estimators"). Raise
-        it on a machine you have to yourself; with ``GridSearchCV(n_jobs=...)``
-        keep one thread per process.
+        physical core). One thread is the default because more threads than
+        free cores slow torch down several times on a shared machine, while
+        they gain little on small fits on an idle one (``benchmarks/SPEED.md``,
+        "Thread count of the estimators"). Raise it on a machine you have to
+        yourself; with ``GridSearchCV(n_jobs=...)`` keep one thread per
+        process.
     missing_values : float, default=np.nan
         Placeholder of the missing entries of X.
     keep_observed : bool, default=True
@@ -221,6 +259,13 @@ class VariationalImputer(_BaseImputer):
         ``layout_.window`` (the window length with ``window``, else None).
         It decides the model: 1-D convolutions along time for series, 2-D for
         images.
+    codec_ : SampleCodec
+        The fitted data path (:class:`~sklvar.utils.SampleCodec`, shared with
+        the other sklvar estimator): ``codec_.layout`` (``layout_``),
+        ``codec_.scaling`` (the per-channel standardisation), the windows and
+        their stitching, the initial fill. ``codec_.encode(X)`` gives the
+        standardised samples and masks the model sees; ``codec_.decode``
+        puts samples back into the shape and units of X.
     n_features_in_ : int
         Number of features seen in fit.
     feature_names_in_ : ndarray of str
@@ -260,8 +305,8 @@ class VariationalImputer(_BaseImputer):
 
     _parameter_constraints: dict = {
         **_BaseImputer._parameter_constraints,
-        "prior": [StrOptions(set(PRIORS) | {"auto", "field"}), Prior],
-        "solver": [StrOptions(set(SOLVERS) | {"auto"}), Solver],
+        "prior": [StrOptions(set(PRIORS) | {"auto", "field"}), Prior, type],
+        "solver": [StrOptions(set(SOLVERS) | {"auto"}), Solver, type],
         "prior_params": [dict, None],
         "solver_params": [dict, None],
         "n_solver_iter": [Interval(Integral, 1, None, closed="left")],
@@ -370,6 +415,13 @@ class VariationalImputer(_BaseImputer):
     def _resolved(self):
         """(prior, solver) with "auto" resolved for the fitted layout."""
         prior, solver = self.prior, self.solver
+        for name, value, base in (("prior", prior, Prior), ("solver", solver, Solver)):
+            if isinstance(value, type) and not issubclass(value, base):
+                raise ValueError(
+                    f"{name}={value!r} is a class but not a subclass of "
+                    f"sklvar.{name}s.{base.__name__}; expected a name, a "
+                    f"{base.__name__} subclass or a {base.__name__} instance."
+                )
         table = self.layout_.kind == "table"
         if isinstance(prior, str) and prior == "auto":
             prior = "field" if table else "ae"
@@ -395,40 +447,20 @@ class VariationalImputer(_BaseImputer):
             )
         return prior, solver
 
-    def _build(self, kind, choice, table, params, shape):
-        if not isinstance(choice, str):
-            return copy.deepcopy(choice)
-        cls = table[choice]
-        params = dict(params or {})
-        if getattr(cls, "needs_scaling", False):
-            # physics priors work in physical units: give them the per-channel
-            # standardisation (mean, scale) fitted on the training data
-            params.setdefault("mean", self._mean.copy())
-            params.setdefault("scale", self._scale.copy())
-        try:
-            return cls(shape, **params)
-        except TypeError as exc:
-            raise ValueError(
-                f"{kind}_params={params!r} are not accepted by {cls.__name__} "
-                f"({kind}={choice!r}): {exc}."
-            ) from exc
-
     def _build_model(self):
-        shape = self.layout_.shape
-        prior_name, solver_name = self._resolved()
-        prior = self._build("prior", prior_name, PRIORS, self.prior_params, shape)
-        solver_params = dict(self.solver_params or {})
-        if solver_name == "lstm" and prior.periodic_axes:
-            solver_params.setdefault("periodic_axes", tuple(prior.periodic_axes))
-        solver = self._build("solver", solver_name, SOLVERS, solver_params, shape)
+        layout = self.layout_
+        scaling = self.codec_.scaling
+        prior_choice, solver_choice = self._resolved()
+        prior = _build_component("prior", prior_choice, PRIORS, self.prior_params,
+                                 layout, scaling)
+        solver = _build_component("solver", solver_choice, SOLVERS,
+                                  self.solver_params, layout, prior)
         cost = VariationalCost(
             prior, lambda_obs=self.lambda_obs, lambda_prior=self.lambda_prior,
             learn_lambdas=self.learn_lambdas,
         )
-        init = self.initial_strategy
-        if init == "auto":
-            init = "linear" if self.layout_.kind == "series" else "mean"
-        return VariationalModel(cost, solver, n_iter=self.n_solver_iter, init=init)
+        return VariationalModel(cost, solver, n_iter=self.n_solver_iter,
+                                init=self.codec_.initial_strategy)
 
     def _callbacks(self):
         if self.max_time is not None:
@@ -478,11 +510,10 @@ class VariationalImputer(_BaseImputer):
         if self.layout_.kind == "table":
             self._fit_table(X, observed, X_true)
             return self
-        Y = self._samples(self._standardize(X, observed))
-        M = self._samples(observed)
+        Y, M = self.codec_.encode(X, observed)
         T = None
         if X_true is not None:
-            T = self._samples(self._standardize(X_true, np.ones_like(observed)))
+            T, _ = self.codec_.encode(X_true, np.ones_like(observed))
         seed = seed_from_random_state(self.random_state)
         devices = [] if torch.device(self.device).type == "cpu" else None
         with torch.random.fork_rng(devices=devices):
@@ -502,11 +533,11 @@ class VariationalImputer(_BaseImputer):
         prior = model.prior
         prior.initialize_from_data(x_fit, m_fit)
         if not self.joint:
-            if prior.pretrainable and self.max_epochs > 0:
-                pretrain_prior(
-                    prior, x_fit, m_fit, max_epochs=self.max_epochs,
+            if self.max_epochs > 0:
+                prior.pretrain(
+                    x_fit, m_fit, max_epochs=self.max_epochs,
                     batch_size=self.batch_size, lr=self.lr, device=self.device,
-                    verbose=self.verbose,
+                    callback=self._print_pretraining if self.verbose > 0 else None,
                 )
             prior.requires_grad_(False)
         net = VariationalNet(
@@ -516,7 +547,6 @@ class VariationalImputer(_BaseImputer):
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             device=self.device,
-            train_split=None,
             verbose=self.verbose,
             iterator_train__shuffle=True,
             optimizer__param_groups=prior_param_groups(self.joint, self.lr),
@@ -578,10 +608,10 @@ class VariationalImputer(_BaseImputer):
     def _fit_table(self, X, observed, X_true):
         clock = time.perf_counter
         start = clock()
-        Z = self._standardize(X, observed, np.float64)
+        Z = self.codec_.standardize(X, observed, np.float64)
         T = None
         if X_true is not None:
-            T = self._standardize(X_true, np.ones_like(observed), np.float64)
+            T = self.codec_.standardize(X_true, np.ones_like(observed), np.float64)
         rng = np.random.RandomState(seed_from_random_state(self.random_state))
         ranked = []
         if self.prior == "auto" and self.prior_params is None:
@@ -642,6 +672,10 @@ class VariationalImputer(_BaseImputer):
                 X = solve_field(Z, observed, *B)
             out += weight * X
         return out
+    @staticmethod
+    def _print_pretraining(epoch, loss):
+        print(f"[VariationalImputer] prior pre-training epoch {epoch}: loss {loss:.5f}")
+
     def _print_model(self, model):
         """Print the resolved layout and the model built (``verbose > 0``)."""
 
@@ -695,8 +729,8 @@ class VariationalImputer(_BaseImputer):
         if not observed.all():
             raise ValueError("project expects complete states; X has missing entries.")
         prior = self.net_.module_.prior.eval()
-        Z = self._standardize(X, observed)
+        Z = self.codec_.standardize(X, observed)
         out = self._impute_standardized(
             Z, observed, lambda Y, M: self._run_batches(prior, Y)
         )
-        return self._destandardize(out).astype(X.dtype, copy=False)
+        return self.codec_.destandardize(out).astype(X.dtype, copy=False)

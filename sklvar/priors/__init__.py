@@ -1,7 +1,7 @@
 """Prior operators Phi (layer 1) and the name -> class table ``PRIORS``."""
 
 from ._ae import AutoEncoderPrior
-from ._base import Prior
+from ._base import Prior, pretrain_by_gradient
 from ._cnn import TwoScaleCNNPrior
 from ._ode import BilinearODEPrior, Lorenz63Prior, Lorenz96Prior
 from ._pca import PCAPrior
@@ -25,4 +25,5 @@ __all__ = [
     "PCAPrior",
     "Prior",
     "TwoScaleCNNPrior",
+    "pretrain_by_gradient",
 ]

@@ -4,7 +4,7 @@ from torch import nn
 
 from ._base import Prior
 
-# layer sizes of the authors' MNIST auto-encoder for 784 inputs (REFERENCE.md §5b)
+# layer sizes of the MNIST auto-encoder of the authors' public code (784 inputs)
 _REF_FEATURES = 784
 _REF_ENCODER = (120, 40)
 _REF_LATENT = 20
@@ -22,7 +22,7 @@ class AutoEncoderPrior(Prior):
     ``n_components -> hidden_decoder... -> n_features``, all linear layers with
     biases, ReLU in front of every linear layer of each side except the first
     one, linear output and no non-linearity between encoder and decoder (the
-    authors' MNIST AE, REFERENCE.md §5b).
+    MNIST AE of the authors' public code).
 
     Parameters
     ----------

@@ -16,9 +16,15 @@ class Prior(nn.Module):
     hand (``explicit_vjp = True``) makes training first-order (no double
     backward) and lets inference run without any graph.
 
-    Subclasses take the sample shape (channels first, see
+    **Build protocol.** Subclasses take the sample shape (channels first, see
     :class:`sklvar.utils.SampleLayout`) as first argument, then keyword-only
-    options (the estimator's ``prior_params``).
+    options (the estimator's ``prior_params``). The estimators construct a
+    prior given by name (``prior="pca"``) or by class with :meth:`build` and
+    adapt a prior given as an instance (a copy of it) with :meth:`bind`;
+    :meth:`build` ends with :meth:`bind`. A prior that depends on the fitted
+    data, such as the per-channel standardisation that the ODE priors need to
+    run in physical units, reads it in :meth:`bind`, so it behaves the same by
+    name, by class and as an instance.
 
     Attributes
     ----------
@@ -26,20 +32,58 @@ class Prior(nn.Module):
         Spatial axes (0-based among the spatial axes of the sample) on which the
         prior is periodic (circular padding); the LSTM solver pads the same
         axes circularly unless ``solver_params`` says otherwise.
-    pretrainable : bool
-        Whether the prior is trained by gradient descent on
-        :math:`\|x - \Phi(x)\|^2` before the solver when ``joint=False``
-        (sequential learning). Priors with a closed-form fit (PCA) set it to
-        False and do their fit in :meth:`initialize_from_data`.
     explicit_vjp : bool
         Whether :meth:`forward_vjp` is written with plain tensor operations
         (no ``torch.autograd.grad``), so that it also runs under
         ``torch.no_grad()``.
     """
 
-    pretrainable = True
     periodic_axes = ()
     explicit_vjp = False
+
+    @classmethod
+    def build(cls, layout, scaling, **params):
+        """Construct the prior for a fitted sample layout and standardisation.
+
+        This is the hook through which the estimators create every prior given
+        by name or by class; the default calls ``cls(layout.shape, **params)``
+        and then :meth:`bind`. Override it when the constructor needs more
+        than the sample shape.
+
+        Parameters
+        ----------
+        layout : SampleLayout
+            Layout of one sample: ``layout.kind`` ("vector", "series" or
+            "image") and ``layout.shape`` (channels first).
+        scaling : Standardization
+            The per-channel standardisation fitted by the estimator
+            (``scaling.mean``, ``scaling.scale``): the prior sees
+            ``(X - mean) / scale``.
+        **params
+            The estimator's ``prior_params``.
+
+        Returns
+        -------
+        prior : Prior
+        """
+        return cls(layout.shape, **params).bind(layout, scaling)
+
+    def bind(self, layout, scaling):
+        """Adapt the prior to a fitted sample layout and standardisation.
+
+        Called by :meth:`build` on a new prior and by the estimators on a copy
+        of a prior passed as an instance. The default does nothing.
+
+        Parameters
+        ----------
+        layout : SampleLayout
+        scaling : Standardization
+
+        Returns
+        -------
+        self : Prior
+        """
+        return self
 
     def forward(self, x):
         """Apply the operator.
@@ -92,6 +136,26 @@ class Prior(nn.Module):
 
         return phi, vjp
 
+    def pretrain(self, x, observed_mask=None, *, max_epochs=10, batch_size=128,
+                 lr=1e-3, device="cpu", callback=None):
+        r"""Fit the prior alone before the solver (sequential learning).
+
+        The estimators call it with ``joint=False`` (then freeze the prior).
+        The default fits :math:`\|x - \Phi(x)\|^2` by Adam
+        (:func:`pretrain_by_gradient`, same parameters). Priors with a
+        closed-form fit in :meth:`initialize_from_data` (PCA) or with known
+        physics (the ODE priors) override it with a no-op.
+
+        Returns
+        -------
+        losses : list of float
+            Mean training loss of each epoch (empty when nothing is fitted).
+        """
+        return pretrain_by_gradient(
+            self, x, observed_mask, max_epochs=max_epochs, batch_size=batch_size,
+            lr=lr, device=device, callback=callback,
+        )
+
     def initialize_from_data(self, x, observed_mask=None):
         """Data-dependent initialisation; the default does nothing.
 
@@ -109,3 +173,54 @@ class Prior(nn.Module):
         self
         """
         return self
+
+
+def pretrain_by_gradient(prior, x, observed_mask=None, *, max_epochs=10,
+                         batch_size=128, lr=1e-3, device="cpu", callback=None):
+    """Fit a prior alone on :math:`\\|x - \\Phi(x)\\|^2` (sequential learning).
+
+    Parameters
+    ----------
+    prior : Prior
+        The prior, trained in place.
+    x : Tensor of shape (n_samples, *sample_shape)
+        Training states (complete, or filled observations).
+    observed_mask : Tensor of bool or None
+        When given, the error is measured on observed entries only.
+    max_epochs, batch_size, lr : int, int, float
+        Adam settings.
+    device : str
+    callback : callable or None, default=None
+        Called as ``callback(epoch, loss)`` after each epoch (1-based epoch,
+        mean training loss); the estimators print it with ``verbose``.
+
+    Returns
+    -------
+    losses : list of float
+        Mean training loss of each epoch.
+    """
+    prior.to(device).train()
+    opt = torch.optim.Adam(prior.parameters(), lr=lr)
+    n = x.shape[0]
+    losses = []
+    for epoch in range(max_epochs):
+        perm = torch.randperm(n)
+        total = 0.0
+        for i in range(0, n, batch_size):
+            idx = perm[i:i + batch_size]
+            xb = x[idx].to(device)
+            sq = (xb - prior(xb)) ** 2
+            if observed_mask is not None:
+                mb = observed_mask[idx].to(device)
+                sq = torch.where(mb, sq, torch.zeros_like(sq))
+                loss = sq.sum() / mb.sum().clamp_min(1)
+            else:
+                loss = sq.mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / n)
+        if callback is not None:
+            callback(epoch + 1, losses[-1])
+    return losses

@@ -6,7 +6,7 @@ from torch import nn
 
 from ._base import Prior
 
-# Layer sizes of the authors' three 2S-CNNs (REFERENCE.md §5c-5e). Parameter
+# Layer sizes of the three 2S-CNNs of the authors' public code. Parameter
 # counts: lorenz63 with 3 channels 15,300; lorenz96 on (1, 40, L) 52,150;
 # mnist on (1, 28, 28) 155,900.
 _PRESETS = {
@@ -97,10 +97,8 @@ class _SameConv(nn.Module):
         convolution runs far below its peak; ``W^T g`` is one well-shaped
         matrix product, and ``fold`` sums the kernel taps back onto the padded
         grid, whose circular borders are then wrapped (the adjoint of the
-        circular pad). 1-thread MNIST shapes (16 x 100 x 28 x 28 to 1 channel,
-        11 x 11): 18.5 ms as a flipped convolution, 6.7 ms this way, and 70 vs
-        18 ms forward + backward. In channels-last memory the flipped
-        convolution is the faster one and is kept.
+        circular pad). In channels-last memory the flipped convolution is the
+        faster one and is kept (``benchmarks/IMPLEMENTATION_TIMINGS.md``).
         """
         n, c_out, h, w = g.shape
         c_in, kh, kw = weight.shape[1:]
@@ -182,8 +180,8 @@ class TwoScaleCNNPrior(Prior):
         Sample shape, channels first: ``(C, L)`` (series) or ``(C, H, W)``
         (image). Plain vectors are rejected.
     preset : {"auto", "lorenz63", "lorenz96", "mnist"}, default="auto"
-        Default layer sizes, those of the authors' networks
-        (REFERENCE.md §5c-5e); every size below that is None comes from it:
+        Default layer sizes, those of the networks of the authors' public
+        code; every size below that is None comes from it:
 
         - ``"lorenz63"``: ``n_hidden=60, n_channels=30, kernel_size=11,
           hr_kernel_size=1, pool_size=4, shared_output=False`` (15,300
@@ -228,11 +226,8 @@ class TwoScaleCNNPrior(Prior):
         Run the convolutions in channels-last memory format; ``"auto"`` is
         True for series and False for images. Series always run as
         ``(B, C, 1, L)`` images through 2-D convolutions, where oneDNN's
-        channels-last kernels are much faster on CPU: with the hand-written
-        vector-Jacobian product and the split bilinear block, Lorenz-63
-        training went from 40 to 57 windows/s (1 thread, batch 128, 10
-        solver iterations, ``benchmarks/SPEED.md``). On images (1 input
-        channel, 11x11 kernels) it measured the same either way. Numerically
+        channels-last kernels are faster on CPU; on images it makes no
+        difference (``benchmarks/IMPLEMENTATION_TIMINGS.md``). Numerically
         the same network.
 
     Notes

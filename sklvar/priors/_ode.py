@@ -2,7 +2,7 @@ r"""ODE-informed priors: one RK4 step of a (known or learned) dynamical system.
 
 :math:`\Phi(x)_t = \mathrm{RK4}(x_{t-1})`: the prior term
 :math:`\|x - \Phi(x)\|^2` is the model error of weak-constraint 4D-Var
-(paper §3.1, REFERENCE.md §5f-5g). Samples are series whose last axis is time;
+(paper §3.1). Samples are series whose last axis is time;
 every other axis of a sample holds the variables of the ODE (``(D, L)``
 series, or ``(1, D, L)`` images for Lorenz-96).
 """
@@ -126,14 +126,22 @@ class _OneStepODEPrior(Prior):
 class _PhysicalUnitsMixin:
     """Map standardised states to physical units around the RK4 step.
 
-    ``needs_scaling = True`` tells the estimator to pass its per-variable
-    standardisation as ``mean`` and ``scale``. ``pretrainable = False``: the
+    :meth:`bind` takes the estimator's per-variable standardisation as
+    ``mean`` and ``scale`` unless they were given to the constructor (by name
+    and as an instance alike). :meth:`pretrain` does nothing: the
     coefficients start at the known physics; with ``joint=False`` they are
     used as given (frozen) rather than re-fitted on filled observations.
     """
 
-    needs_scaling = True
-    pretrainable = False
+    def pretrain(self, x, observed_mask=None, **kwargs):
+        """No-op: known physics, not re-fitted on filled observations."""
+        return []
+
+    def bind(self, layout, scaling):
+        """Take ``scaling`` as the physical units unless ``mean``/``scale`` were given."""
+        if not self.scaling_given:
+            self._set_scaling(scaling.mean, scaling.scale)
+        return super().bind(layout, scaling)
 
     def _set_scaling(self, mean, scale):
         def per_var(value, default, name):
@@ -170,7 +178,7 @@ class Lorenz63Prior(_PhysicalUnitsMixin, _OneStepODEPrior):
 
     :math:`\Phi(x)_t = \mathrm{RK4}_{dt}(x_{t-1})` for :math:`t \ge 1`, so
     :math:`\|x - \Phi(x)\|^2` is the model error of weak-constraint 4D-Var.
-    With ``direction="forward"`` (the authors' choice, REFERENCE.md §5f) the
+    With ``direction="forward"`` (the choice of the authors' public code) the
     first state is copied, :math:`\Phi(x)_0 = x_0`: it is the free initial
     condition, constrained only through :math:`x_1 - \mathrm{RK4}(x_0)`.
     ``direction="both"`` also integrates backward (a step of :math:`-dt` from
@@ -178,8 +186,10 @@ class Lorenz63Prior(_PhysicalUnitsMixin, _OneStepODEPrior):
     the first included, has a model-error term.
 
     The states are standardised; the step runs in physical units
-    :math:`X = \mathrm{scale} \cdot x + \mathrm{mean}` (per variable), so
-    the estimator passes its standardisation (``needs_scaling = True``).
+    :math:`X = \mathrm{scale} \cdot x + \mathrm{mean}` (per variable). The
+    estimators give the prior their standardisation through :meth:`bind`,
+    whether it is passed by name (``prior="lorenz63"``) or as an instance;
+    ``mean`` and ``scale`` given to the constructor are kept instead.
 
     Parameters
     ----------
@@ -193,8 +203,14 @@ class Lorenz63Prior(_PhysicalUnitsMixin, _OneStepODEPrior):
         Learn ``sigma``, ``rho``, ``beta`` (otherwise they are fixed buffers).
     direction : {"forward", "both"}, default="forward"
         See above.
-    mean, scale : array-like of shape (3,) or scalar, default=0.0, 1.0
-        Standardisation of the states: physical = scale * x + mean.
+    mean, scale : array-like of shape (3,) or scalar, default=None
+        Standardisation of the states: physical = scale * x + mean. None (both)
+        means 0 and 1 until :meth:`bind` sets the estimator's.
+
+    Attributes
+    ----------
+    scaling_given : bool
+        Whether ``mean`` or ``scale`` was given (then :meth:`bind` keeps them).
 
     Examples
     --------
@@ -211,6 +227,7 @@ class Lorenz63Prior(_PhysicalUnitsMixin, _OneStepODEPrior):
                  learn_parameters=True, direction="forward", mean=None, scale=None):
         super().__init__(shape, dt=dt, direction=direction, n_vars_expected=3,
                          name="lorenz63")
+        self.scaling_given = mean is not None or scale is not None
         self._set_scaling(mean, scale)
         for name, value in (("sigma", sigma), ("rho", rho), ("beta", beta)):
             _as_param(self, name, value, learn_parameters)
@@ -235,7 +252,8 @@ class Lorenz96Prior(_PhysicalUnitsMixin, _OneStepODEPrior):
     initialised to the true model: :math:`(s_1 * x)_i = x_{i+1} - x_{i-2}`
     (kernel 5, ``[-1, 0, 0, 1, 0]`` on offsets -2..2) and
     :math:`(s_2 * x)_i = x_{i-1}` (kernel 3, ``[1, 0, 0]`` on offsets -1..1),
-    and a learnable forcing :math:`F` (9 parameters, REFERENCE.md §5g).
+    and a learnable forcing :math:`F` (9 parameters, as in the authors' public
+    code).
     Time shift, first-state rule and units as in :class:`Lorenz63Prior`.
 
     Parameters
@@ -252,13 +270,15 @@ class Lorenz96Prior(_PhysicalUnitsMixin, _OneStepODEPrior):
         Learn :math:`F` and the stencils (otherwise fixed buffers).
     direction : {"forward", "both"}, default="forward"
         See :class:`Lorenz63Prior`.
-    mean, scale : array-like of shape (J,) or scalar, default=0.0, 1.0
-        Standardisation of the states: physical = scale * x + mean.
+    mean, scale : array-like of shape (J,) or scalar, default=None
+        Standardisation of the states, as in :class:`Lorenz63Prior`.
 
     Attributes
     ----------
     periodic_axes : tuple of int
         ``(0,)`` for an image sample (its component axis), ``()`` for a series.
+    scaling_given : bool
+        Whether ``mean`` or ``scale`` was given (then :meth:`bind` keeps them).
     """
 
     def __init__(self, shape, *, dt=0.05, forcing=8.0, learn_parameters=True,
@@ -271,6 +291,7 @@ class Lorenz96Prior(_PhysicalUnitsMixin, _OneStepODEPrior):
             )
         if len(self.shape) == 3:
             self.periodic_axes = (0,)
+        self.scaling_given = mean is not None or scale is not None
         self._set_scaling(mean, scale)
         _as_param(self, "forcing", forcing, learn_parameters)
         _as_param(self, "stencil1", [-1.0, 0.0, 0.0, 1.0, 0.0], learn_parameters)

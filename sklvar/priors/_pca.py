@@ -13,8 +13,8 @@ class PCAPrior(Prior):
 
     Encoder ``W_e`` and decoder ``W_d`` (and the two means) are separate
     parameters, initialised by :meth:`initialize_from_data` to the principal
-    components of the training data, as in the authors' code
-    (REFERENCE.md §5a). They are frozen when the estimator uses
+    components of the training data, as in the authors' public code. They
+    are frozen when the estimator uses
     ``joint=False`` and learned jointly with the solver otherwise.
 
     Parameters
@@ -30,8 +30,11 @@ class PCAPrior(Prior):
         :meth:`initialize_from_data`.
     """
 
-    pretrainable = False
     explicit_vjp = True
+
+    def pretrain(self, x, observed_mask=None, **kwargs):
+        """No-op: the fit is closed-form, in :meth:`initialize_from_data`."""
+        return []
 
     def __init__(self, shape, *, n_components=None, n_fill_iter=10):
         super().__init__()

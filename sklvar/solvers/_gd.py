@@ -15,14 +15,12 @@ class GradientDescentSolver(Solver):
     stability :math:`\alpha` is capped at :math:`1/L`, with :math:`L` the
     curvature scale of the cost (:meth:`VariationalCost.curvature`): a sample
     whose initial gradient is tiny (already near its optimum) would otherwise
-    take steps far beyond :math:`2/L` and diverge. The
-    authors' FSGD module used an unnormalised gradient and trained to a no-op
-    (REFERENCE.md §4a, B7); this follows the paper instead.
+    take steps far beyond :math:`2/L` and diverge. The FSGD module of the
+    authors' public code uses an unnormalised gradient; this follows the
+    paper instead.
 
     Parameters
     ----------
-    shape : tuple of int
-        Shape of one sample (unused; kept for a uniform constructor).
     step : float, default=0.1
         Initial step :math:`\eta`.
     learn_step : bool, default=True
@@ -31,8 +29,7 @@ class GradientDescentSolver(Solver):
         See :func:`gradient_scale`.
     """
 
-    def __init__(self, shape=None, *, step=0.1, learn_step=True,
-                 normalization="sample"):
+    def __init__(self, *, step=0.1, learn_step=True, normalization="sample"):
         super().__init__()
         if not step > 0:
             raise ValueError(f"solver_params['step'] must be > 0, got {step!r}.")
@@ -43,22 +40,11 @@ class GradientDescentSolver(Solver):
         else:
             self.register_buffer("step", step)
 
-    def forward(self, cost, x0, y, observed_mask, n_iter, callback=None):
-        create_graph = self.unrolled()
-        x = x0
-        alpha = None
-        with torch.enable_grad():
-            for k in range(n_iter):
-                grad, _ = cost.grad(x, y, observed_mask, create_graph=create_graph)
-                with self.update_context():
-                    if alpha is None:
-                        alpha = torch.minimum(
-                            gradient_scale(grad, self.normalization),
-                            1.0 / cost.curvature(observed_mask),
-                        )
-                    x = x - self.step * alpha * grad
-                if not create_graph:
-                    x = x.detach()
-                if callback is not None:
-                    callback(k + 1, x.detach())
-        return x
+    def update(self, cost, x, y, observed_mask, alpha):
+        grad = self.gradient(cost, x, y, observed_mask)
+        if alpha is None:  # first iteration: the normalisation, capped at 1/L
+            alpha = torch.minimum(
+                gradient_scale(grad, self.normalization),
+                1.0 / cost.curvature(observed_mask),
+            )
+        return x - self.step * alpha * grad, alpha

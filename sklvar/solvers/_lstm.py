@@ -10,12 +10,8 @@ from ._base import Solver, check_normalization, gradient_scale
 def _tanh_no_grad(t):
     """tanh as ``2 sigmoid(2t) - 1``, for inference (no graph).
 
-    torch 2.13's CPU ``tanh`` was measured 10x slower than its ``sigmoid``
-    (0.81 vs 0.08 ms on 128 x 15 x 200 floats, 1 thread, AVX-512); this form
-    takes ~0.2 ms and differs from ``torch.tanh`` by at most 2e-7. Lorenz-63
-    transform, 10 iterations, batch 128: 645 -> 689 windows/s (1 thread), 1,092
-    -> 1,134 (2 threads), medians of 6 alternated runs. Training keeps
-    ``torch.tanh`` (there the sigmoid form measured no faster).
+    Within 2e-7 of ``torch.tanh``, and faster than it on CPU
+    (``benchmarks/IMPLEMENTATION_TIMINGS.md``); training keeps ``torch.tanh``.
     """
     return torch.sigmoid(t * 2).mul_(2).sub_(1)
 
@@ -24,7 +20,8 @@ class ConvLSTMCell(nn.Module):
     """LSTM cell whose gates are one convolution over ``[input, hidden]``.
 
     Gates in the order input, forget, output, candidate; sigmoid on the first
-    three and tanh on the candidate; no peepholes (REFERENCE.md §4c).
+    three and tanh on the candidate; no peepholes (as in the authors' public
+    code).
 
     Parameters
     ----------
@@ -46,7 +43,6 @@ class ConvLSTMCell(nn.Module):
         self.hidden_channels = int(hidden_channels)
         self.spatial_ndim = int(spatial_ndim)
         self.kernel_size = int(kernel_size)
-        self.periodic_axes = tuple(int(a) for a in periodic_axes)
         n_in = in_channels + self.hidden_channels
         n_out = 4 * self.hidden_channels
         if self.spatial_ndim == 0:
@@ -61,11 +57,17 @@ class ConvLSTMCell(nn.Module):
             self.gates = conv(n_in, n_out, self.kernel_size)
         else:
             raise ValueError(f"spatial_ndim must be 0, 1 or 2, got {spatial_ndim!r}.")
-        if any(not 0 <= a < max(self.spatial_ndim, 1) for a in self.periodic_axes):
+        self.set_periodic_axes(periodic_axes)
+
+    def set_periodic_axes(self, periodic_axes):
+        """Set the spatial axes padded circularly (no parameter changes)."""
+        periodic_axes = tuple(int(a) for a in periodic_axes)
+        if any(not 0 <= a < max(self.spatial_ndim, 1) for a in periodic_axes):
             raise ValueError(
                 f"periodic_axes must index the {self.spatial_ndim} spatial axes, got "
                 f"{periodic_axes!r}."
             )
+        self.periodic_axes = periodic_axes
 
     def _gates(self, z):
         """The gate convolution, with "same" padding.
@@ -112,11 +114,8 @@ class ConvLSTMCell(nn.Module):
             c = x.new_zeros(shape)
         else:
             h, c = state
-        # (A channels-last Conv2d on (B, C, 1, L) was measured slower here than
-        # Conv1d, forward and backward: 93 vs 71 ms per cell step, batch 128.
-        # On an AVX-512 machine the convolution alone was faster channels-last,
-        # 4.2 vs 14.6 ms forward + backward, but the whole Lorenz-63 step was
-        # not: training 195 vs 203 windows/s, transform 582 vs 639, 1 thread.)
+        # Conv1d on (B, C, L), not a channels-last Conv2d: the faster whole step
+        # (benchmarks/IMPLEMENTATION_TIMINGS.md)
         z = self._gates(torch.cat([x, h], dim=1))
         i, f, o, g = z.chunk(4, dim=1)
         tanh = torch.tanh if torch.is_grad_enabled() else _tanh_no_grad
@@ -167,8 +166,10 @@ class LSTMSolver(Solver):
         Kernel of the convolutional cell.
     normalization : {"sample", "batch"}, default="sample"
         Gradient normalisation, see :func:`gradient_scale`.
-    periodic_axes : tuple of int, default=()
-        Spatial axes with circular padding.
+    periodic_axes : tuple of int or None, default=None
+        Spatial axes with circular padding. None takes the prior's
+        ``periodic_axes`` when the solver is built or bound to a prior
+        (:meth:`bind`), and no circular axis before.
     zero_init_output : bool, default=True
         Start :math:`\mathcal{H}` at zero (False: PyTorch's default init).
     alpha_update : {"min", "once"}, default="min"
@@ -176,7 +177,7 @@ class LSTMSolver(Solver):
     """
 
     def __init__(self, shape, *, hidden_per_channel=5, max_hidden=512, kernel_size=3,
-                 normalization="sample", periodic_axes=(), zero_init_output=True,
+                 normalization="sample", periodic_axes=None, zero_init_output=True,
                  alpha_update="min"):
         super().__init__()
         shape = tuple(shape)
@@ -196,9 +197,10 @@ class LSTMSolver(Solver):
         hidden = int(hidden_per_channel) * n_channels
         if spatial_ndim == 0:
             hidden = min(hidden, int(max_hidden))
+        self.periodic_axes = None if periodic_axes is None else tuple(periodic_axes)
         self.cell = ConvLSTMCell(
             n_channels, hidden, spatial_ndim, kernel_size=kernel_size,
-            periodic_axes=periodic_axes,
+            periodic_axes=self.periodic_axes or (),
         )
         if spatial_ndim == 0:
             self.output = nn.Linear(hidden, n_channels, bias=False)
@@ -208,25 +210,23 @@ class LSTMSolver(Solver):
         if zero_init_output:
             nn.init.zeros_(self.output.weight)
 
-    def forward(self, cost, x0, y, observed_mask, n_iter, callback=None):
-        create_graph = self.unrolled()
-        x = x0
-        alpha = None
-        state = None
-        with torch.enable_grad():
-            for k in range(n_iter):
-                grad, _ = cost.grad(x, y, observed_mask, create_graph=create_graph)
-                with self.update_context():
-                    if alpha is None:
-                        alpha = gradient_scale(grad, self.normalization)
-                    elif self.alpha_update == "min":
-                        alpha = torch.minimum(
-                            alpha, gradient_scale(grad, self.normalization)
-                        )
-                    state = self.cell(alpha * grad, state)
-                    x = x - self.output(state[0])
-                if not create_graph:
-                    x = x.detach()
-                if callback is not None:
-                    callback(k + 1, x.detach())
-        return x
+    @classmethod
+    def build(cls, layout, prior, **params):
+        """Construct for ``layout.shape``; see :meth:`Solver.build`."""
+        return cls(layout.shape, **params).bind(layout, prior)
+
+    def bind(self, layout, prior):
+        """Pad the prior's periodic axes circularly unless ``periodic_axes`` is set."""
+        if self.periodic_axes is None:
+            self.cell.set_periodic_axes(getattr(prior, "periodic_axes", ()))
+        return self
+
+    def update(self, cost, x, y, observed_mask, state):
+        alpha, hidden = (None, None) if state is None else state
+        grad = self.gradient(cost, x, y, observed_mask)
+        if alpha is None:
+            alpha = gradient_scale(grad, self.normalization)
+        elif self.alpha_update == "min":
+            alpha = torch.minimum(alpha, gradient_scale(grad, self.normalization))
+        hidden = self.cell(alpha * grad, hidden)
+        return x - self.output(hidden[0]), (alpha, hidden)

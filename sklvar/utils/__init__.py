@@ -6,6 +6,7 @@ so that :mod:`sklvar.datasets`, :mod:`sklvar.metrics` and the dictionary
 baseline stay importable without torch.
 """
 
+from ._codec import SampleCodec, Standardization
 from ._layout import SampleLayout, resolve_layout
 from ._masks import hide_observed, linear_fill
 from ._ode import rk4_step
@@ -13,7 +14,9 @@ from ._threads import blas_threads, check_n_threads
 from ._windows import WindowStitcher, cut_windows, stitch_weights, window_starts
 
 __all__ = [
+    "SampleCodec",
     "SampleLayout",
+    "Standardization",
     "WindowStitcher",
     "blas_threads",
     "check_n_threads",

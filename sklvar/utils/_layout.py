@@ -157,7 +157,8 @@ def resolve_layout(n_features, *, sample_shape=None, layout="auto", window=None)
     if len(shape) == 2:
         if layout == "auto":
             # gh-19: (3, 200), three series of 200 steps, silently built the
-            # 2-D model (17x slower per epoch than layout="series")
+            # 2-D model, far slower than layout="series"
+            # (benchmarks/IMPLEMENTATION_TIMINGS.md)
             warnings.warn(
                 f"sample_shape={shape} with layout='auto' is read as a one-channel "
                 f"image of shape {(1,) + shape} (2-D convolutions); if each row "
