@@ -181,3 +181,23 @@ def test_max_time_bounds_the_model_choice():
     imp = VariationalImputer(layout="series", max_time=1e-6, random_state=0).fit(Xg)
     assert np.isnan(imp.validation_errors_[1:]).all()  # only the first was tried
     assert np.all(np.isfinite(imp.transform(Xg)))
+
+
+def test_project_and_linear_interpolation_as_a_field():
+    from sklvar.utils._gmrf import linear_phi_coefs
+
+    X = _table(200, 3)
+    Xg, miss = _gaps(X, 5)
+    obs = ~miss
+    Z = np.where(obs, Xg, 0.0)
+    # linear interpolation is the fixed point of the two-neighbour mean
+    lin = solve_field(Z, obs, *linear_phi_coefs(3))
+    t = np.arange(200)
+    for j in range(3):
+        np.testing.assert_allclose(
+            lin[:, j], np.interp(t, t[obs[:, j]], Xg[obs[:, j], j]), atol=1e-8)
+    imp = VariationalImputer(layout="series", random_state=0).fit(Xg)
+    P = imp.project(X)
+    assert P.shape == X.shape and np.all(np.isfinite(P))
+    # the field predicts each entry from its neighbours far better than the mean
+    assert np.mean((P - X) ** 2) < 0.2 * np.mean((X - X.mean(0)) ** 2)

@@ -26,8 +26,10 @@ from ..utils._gmrf import (
     FIELD_CANDIDATES,
     em_field,
     fit_field,
+    field_phi,
     fit_temporal,
     linear_fill_table,
+    linear_phi_coefs,
     select_field,
     solve_field,
 )
@@ -186,7 +188,9 @@ class VariationalImputer(_BaseImputer):
         Placeholder of the missing entries of X.
     keep_observed : bool, default=True
         Return observed entries unchanged; False returns the model's
-        reconstruction everywhere (denoising).
+        reconstruction everywhere (denoising). Series tables keep their
+        observations either way (they are hard constraints of the exact
+        fixed point).
     add_indicator : bool, default=False
         Append the columns of :class:`~sklearn.impute.MissingIndicator`
         (``features="missing-only"``: one boolean column per feature with a
@@ -722,12 +726,20 @@ class VariationalImputer(_BaseImputer):
         Returns
         -------
         X_proj : ndarray of shape (n_samples, n_features)
-            :math:`\Phi(X)` in the units of X.
+            :math:`\Phi(X)` in the units of X. For series tables, the
+            weighted field models' :math:`\Phi` (linear interpolation's is
+            the mean of the two time neighbours, whose fixed point it is).
         """
         check_is_fitted(self)
         X, observed = self._validate_X(X, reset=False)
         if not observed.all():
             raise ValueError("project expects complete states; X has missing entries.")
+        if self.layout_.kind == "table":
+            Z = self.codec_.standardize(X, observed).astype(np.float64)
+            out = np.zeros(Z.shape)
+            for _, weight, coefs in self.field_models_:
+                out += weight * field_phi(Z, *(coefs or linear_phi_coefs(Z.shape[1])))
+            return self.codec_.destandardize(out).astype(X.dtype, copy=False)
         prior = self.net_.module_.prior.eval()
         Z = self.codec_.standardize(X, observed)
         out = self._impute_standardized(

@@ -134,6 +134,20 @@ def _operator(B, n_t, rows=None):
     )
 
 
+def field_phi(Z, B, c):
+    r""":math:`\Phi(x)` of a field on a complete (T, D) table (edges repeated)."""
+    n_t, n_d = Z.shape
+    return (_operator(B, n_t) @ Z.ravel()).reshape(n_t, n_d) + c
+
+
+def linear_phi_coefs(n_d):
+    """(B, c) of linear interpolation: the mean of the two time neighbours."""
+    B = np.zeros((n_d, 3, n_d))
+    B[np.arange(n_d), 0, np.arange(n_d)] = 0.5
+    B[np.arange(n_d), 2, np.arange(n_d)] = 0.5
+    return B, np.zeros(n_d)
+
+
 def solve_field(Z, observed, B, c=None):
     """Exact fixed point :math:`x = \\Omega y + (1-\\Omega)\\Phi(x)`.
 
