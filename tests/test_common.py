@@ -12,7 +12,11 @@ def _cheap(solver):
     )
 
 
-ESTIMATORS = [_cheap("lstm"), _cheap("gd"), _cheap("fixed_point")]
+ESTIMATORS = [
+    _cheap("lstm"), _cheap("gd"), _cheap("fixed_point"),
+    # the series-table configuration (field prior, exact fixed point)
+    VariationalImputer(layout="series", random_state=0),
+]
 
 
 def _expected_failed_checks(estimator):
