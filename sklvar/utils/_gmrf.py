@@ -1,4 +1,4 @@
-"""Linear Gaussian-field prior over time x series (numpy / scipy only).
+r"""Linear Gaussian-field prior over time x series (numpy / scipy only).
 
 The prior predicts every entry :math:`x_{t,j}` of a (T, D) table from its
 neighbours in a window of ``2 * order + 1`` time steps across all series, the
@@ -6,18 +6,22 @@ entry itself excluded:
 
 .. math::
 
-    \\Phi(x)_{t,j} = \\sum_{(s,k) \\ne (0,j),\\ |s| \\le S} B_{j,s,k}\\, x_{t+s,k}.
+    \Phi(x)_{t,j} = c_j + \sum_{(s,k) \ne (0,j),\ |s| \le S} B_{j,s,k}\, x_{t+s,k}.
 
-The coefficients are those of the conditional mean of a stationary Gaussian
-field: with :math:`P` the (ridge-regularised) inverse covariance of the
-stacked window :math:`(x_{t-S}, \\dots, x_{t+S})`,
-:math:`B_{j,s,k} = -P_{(0,j),(s,k)} / P_{(0,j),(0,j)}`. Imputation is the fixed
-point of the paper's fixed-point solver
-:math:`x = \\Omega y + (1 - \\Omega) \\Phi(x)`, computed exactly by a sparse
-linear solve (the limit of the iteration where it converges, and defined where
-it would not); for a Gaussian field it is the conditional mean of the missing
-entries given the observed ones (kriging). The coefficients are fitted by EM
-rounds: fit on the current fill, solve, refit.
+These are the coefficients of the conditional mean of a stationary Gaussian
+field: a ridge regression of each series on its window, fitted on the time
+steps where that series is observed (:func:`fit_field`; without a mask, from
+the precision matrix :math:`P` of the window,
+:math:`B_{j,s,k} = -P_{(0,j),(s,k)} / P_{(0,j),(0,j)}`). Imputation is the
+fixed point of the paper's fixed-point solver
+:math:`x = \Omega y + (1 - \Omega) \Phi(x)`, computed exactly by a sparse
+linear solve (:func:`solve_field`: the limit of the iteration where it
+converges, and defined where it would not); for a Gaussian field it is the
+conditional mean of the missing entries given the observed ones (kriging in
+time x series). The coefficients are fitted by EM rounds (:func:`em_field`:
+fit on the current fill, solve, refit) and the model is chosen on held-out
+observed entries shaped like the table's own gaps (:func:`select_field`,
+:func:`shifted_gaps_hide`). ``VariationalImputer(layout="series")`` runs this.
 """
 
 import numpy as np
@@ -25,8 +29,16 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spl
 
 __all__ = [
+    "FIELD_CANDIDATES",
+    "em_field",
+    "field_phi",
     "fit_field",
+    "fit_temporal",
     "gap_shaped_hide",
+    "linear_fill_table",
+    "linear_phi_coefs",
+    "select_field",
+    "shifted_gaps_hide",
     "solve_field",
 ]
 
