@@ -285,10 +285,18 @@ def em_field(Z, observed, *, order, alpha, kind="field", n_rounds=3, X0=None,
     its own past and future) or ``"linear"`` (linear interpolation, no fit).
     At most ``n_rounds`` rounds; fewer when the fill of the missing entries
     changes by less than ``tol`` (relative, in norm) from one round to the
-    next. Returns ``(None, None)`` when a round diverges: non-finite values,
-    or values beyond 5 times the largest observed magnitude (standardised
-    units), which no stable field produces.
+    next. The first fill is ``X0`` (None: linear interpolation along time).
+    ``target_rows="observed"`` fits each series on the steps where it is
+    observed; ``"all"`` on every step, its own fill included (one precision
+    matrix for all series: cheaper, less accurate, see
+    ``benchmarks/REAL_ABLATION.md``). Returns ``(None, None)`` when a round
+    diverges: non-finite values, or values beyond 5 times the largest
+    observed magnitude (standardised units), which no stable field produces.
     """
+    if target_rows not in ("observed", "all"):
+        raise ValueError(
+            f"target_rows must be 'observed' or 'all', got {target_rows!r}."
+        )
     if kind == "linear":
         return linear_fill_table(Z, observed), None
     X = linear_fill_table(Z, observed) if X0 is None else X0
