@@ -201,3 +201,21 @@ def test_project_and_linear_interpolation_as_a_field():
     assert P.shape == X.shape and np.all(np.isfinite(P))
     # the field predicts each entry from its neighbours far better than the mean
     assert np.mean((P - X) ** 2) < 0.2 * np.mean((X - X.mean(0)) ** 2)
+
+
+def test_em_rejects_a_fit_that_has_not_settled():
+    from sklvar.utils._gmrf import em_field
+
+    X = _table(200, 4)
+    Xg, miss = _gaps(X, 6)
+    obs = ~miss
+    Z = np.where(obs, (Xg - np.nanmean(Xg, 0)) / np.nanstd(Xg, 0), 0.0)
+    # one round from the linear fill moves the fill a lot: not settled
+    X1, coefs = em_field(Z, obs, order=1, alpha=1e-3, n_rounds=1, max_final_change=1e-6)
+    assert X1 is None and coefs is None
+    X1, coefs = em_field(Z, obs, order=1, alpha=1e-3, n_rounds=1)
+    assert np.all(np.isfinite(X1))
+    # rounds to convergence settle well below the estimator's threshold (0.1)
+    X8, _ = em_field(Z, obs, order=1, alpha=1e-3, n_rounds=8, tol=1e-4,
+                     max_final_change=0.1)
+    assert X8 is not None

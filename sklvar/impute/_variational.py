@@ -606,7 +606,8 @@ class VariationalImputer(_BaseImputer):
             fit = fit_field if spec["kind"] == "field" else fit_temporal
             return fit(T, spec["order"], spec["alpha"])
         _, coefs = em_field(Z, observed, n_rounds=self._field_rounds,
-                            tol=self._field_tol, **spec)
+                            tol=self._field_tol,
+                            max_final_change=self._field_max_change, **spec)
         return coefs
 
     def _fit_table(self, X, observed, X_true):
@@ -665,6 +666,9 @@ class VariationalImputer(_BaseImputer):
     # changes by less than the tolerance (relative)
     _field_rounds = 8
     _field_tol = 1e-4
+    # a final fit whose last EM round still moves the fill by more than this
+    # (relative) is unstable: the next candidate replaces it
+    _field_max_change = 0.1
 
     def _impute_table(self, Z, observed):
         Z = np.asarray(Z, dtype=float)

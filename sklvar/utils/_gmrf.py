@@ -278,7 +278,7 @@ def linear_fill_table(Z, observed):
 
 
 def em_field(Z, observed, *, order, alpha, kind="field", n_rounds=3, X0=None,
-             target_rows="observed", tol=0.0):
+             target_rows="observed", tol=0.0, max_final_change=None):
     """Fit the field by EM rounds and return (imputed table, (B, c)).
 
     ``kind`` is ``"field"`` (time x series), ``"temporal"`` (each series from
@@ -291,7 +291,10 @@ def em_field(Z, observed, *, order, alpha, kind="field", n_rounds=3, X0=None,
     matrix for all series: cheaper, less accurate, see
     ``benchmarks/REAL_ABLATION.md``). Returns ``(None, None)`` when a round
     diverges: non-finite values, or values beyond 5 times the largest
-    observed magnitude (standardised units), which no stable field produces.
+    observed magnitude (standardised units), which no stable field produces;
+    and, when ``max_final_change`` is given, when the last round still moved
+    the fill by more than that (relative): EM rounds of a consistent field
+    settle geometrically, those of an ill-conditioned one oscillate or grow.
     """
     if target_rows not in ("observed", "all"):
         raise ValueError(
@@ -304,6 +307,7 @@ def em_field(Z, observed, *, order, alpha, kind="field", n_rounds=3, X0=None,
     fit = fit_field if kind == "field" else fit_temporal
     coefs = None
     missing = ~observed
+    change, scale = 0.0, 1.0
     for _ in range(n_rounds):
         coefs = fit(X, order, alpha, observed if target_rows == "observed" else None)
         X_new = solve_field(Z, observed, *coefs)
@@ -314,6 +318,8 @@ def em_field(Z, observed, *, order, alpha, kind="field", n_rounds=3, X0=None,
         X = X_new
         if change <= tol * scale:
             break
+    if max_final_change is not None and change > max_final_change * scale:
+        return None, None
     return X, coefs
 
 
