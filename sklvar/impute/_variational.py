@@ -3,6 +3,7 @@
 import contextlib
 import copy
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -15,9 +16,11 @@ from skorch.callbacks import Callback, ProgressBar
 from ..energy import VariationalCost
 from ..model import VariationalModel
 from ..net import (
+    DivergenceGuard,
     IterationCurriculum,
     TimeBudget,
     VariationalNet,
+    catch_sigint,
     prior_param_groups,
 )
 from ..priors import PRIORS, Prior
@@ -33,7 +36,11 @@ from ..utils._gmrf import (
 )
 from ..utils._threads import blas_threads
 from ..utils._torch import check_device, seed_from_random_state, torch_threads
-from ._base import _BaseImputer, _with_threads
+from ._base import _atomic_fit, _BaseImputer, _with_threads
+
+
+class TrainingInterruptedWarning(UserWarning):
+    """Training was interrupted by Ctrl-C (SIGINT) before its last epoch."""
 
 
 def _build_component(kind, choice, registry, params, layout, context):
@@ -236,6 +243,15 @@ class VariationalImputer(_BaseImputer):
         When > 0, print the resolved layout and the model built (prior and
         solver classes, number of parameters, threads), then show a progress
         bar and skorch's per-epoch log (loss, solver iterations, time).
+    keep_interrupted : bool, default=False
+        What :meth:`fit` does when training is interrupted by Ctrl-C
+        (SIGINT; skorch would otherwise end training quietly): it always warns
+        (``TrainingInterruptedWarning``, naming the epoch reached); with
+        False it then re-raises ``KeyboardInterrupt`` and leaves the estimator
+        as it was before the call; with True it keeps the partly trained
+        model, fitted, with ``interrupted_ = True``.
+
+        .. versionadded:: 0.2
     callbacks : list or None, default=None
         Extra skorch callbacks for training, as ``(name, callback)`` pairs or
         callback instances, run after the iteration curriculum; e.g.
@@ -252,6 +268,9 @@ class VariationalImputer(_BaseImputer):
         Training history (losses, solver iterations per epoch).
     n_iter_ : int
         Number of epochs run.
+    interrupted_ : bool
+        True when training was interrupted by Ctrl-C and the model kept
+        (``keep_interrupted=True``).
     layout_ : SampleLayout
         Resolved sample layout: ``layout_.kind`` ("vector", "series" or
         "image"), ``layout_.shape`` (the shape of one sample, channels first,
@@ -323,6 +342,7 @@ class VariationalImputer(_BaseImputer):
         "initial_strategy": [StrOptions({"auto", "mean", "linear"})],
         "callbacks": [list, None],
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
+        "keep_interrupted": ["boolean"],
     }
 
     _divergence_hint = " Try a smaller lr or fewer solver iterations."
@@ -359,6 +379,7 @@ class VariationalImputer(_BaseImputer):
         random_state=None,
         verbose=0,
         callbacks=None,
+        keep_interrupted=False,
     ):
         self.prior = prior
         self.solver = solver
@@ -389,6 +410,7 @@ class VariationalImputer(_BaseImputer):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.keep_interrupted = keep_interrupted
 
     @contextlib.contextmanager
     def _thread_limits(self):
@@ -468,7 +490,10 @@ class VariationalImputer(_BaseImputer):
                                   self.n_solver_iter)
         else:
             schedule = IterationCurriculum(self.n_solver_iter_start, self.n_solver_iter)
-        callbacks = [("curriculum", schedule)]
+        hint = (f" Lower lr (got lr={self.lr:g}), n_solver_iter "
+                f"({self.n_solver_iter}) or max_epochs, or check the data.")
+        callbacks = [("curriculum", schedule),
+                     ("divergence", DivergenceGuard(hint=hint))]
         if self.verbose > 0:  # a progress bar besides skorch's per-epoch log
             callbacks.append(("progress_bar", ProgressBar()))
         for i, cb in enumerate(copy.deepcopy(self.callbacks or [])):
@@ -487,6 +512,7 @@ class VariationalImputer(_BaseImputer):
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     @_with_threads
+    @_atomic_fit
     def fit(self, X, y=None, *, mask=None):
         """Train the prior and the solver.
 
@@ -557,12 +583,28 @@ class VariationalImputer(_BaseImputer):
             hide_block=self.layout_.default_block(),
             random_state=seed,
         )
-        net.fit({"y": Y, "observed_mask": M}, T)
+        with catch_sigint() as sigint:
+            net.fit({"y": Y, "observed_mask": M}, T)
+        interrupted = sigint["interrupted"]
+        if interrupted:
+            reached = len(net.history)
+            kept = ("the partly trained model is kept (keep_interrupted=True)"
+                    if self.keep_interrupted else "the estimator is left as it "
+                    "was before fit; pass keep_interrupted=True to keep the "
+                    "partly trained model")
+            warnings.warn(
+                f"VariationalImputer training was interrupted (Ctrl-C) at epoch "
+                f"{reached} of max_epochs={self.max_epochs}: {kept}.",
+                TrainingInterruptedWarning,
+            )
+            if not self.keep_interrupted:
+                raise KeyboardInterrupt
         net.module_.n_iter = self.n_solver_iter
         net.module_.eval()
         self.net_ = net
         self.history_ = net.history
         self.n_iter_ = len(net.history)
+        self.interrupted_ = interrupted
 
     # --------------------------------------------------------- series tables
     def _field_spec(self):
@@ -647,6 +689,7 @@ class VariationalImputer(_BaseImputer):
                 )
             fitted.append((dict(spec), float(weight), coefs))
         self.field_models_ = fitted
+        self.interrupted_ = False
         self.n_iter_ = self._field_rounds
         self.fit_time_ = clock() - start
         if self.verbose > 0:
