@@ -8,7 +8,9 @@ and learning to reconstruct them.
 
 import contextlib
 import math
+import re
 import signal
+import sys
 import threading
 import time
 
@@ -24,8 +26,23 @@ from .utils import hide_observed
 
 __all__ = [
     "DivergenceGuard", "IterationCurriculum", "TimeBudget", "VariationalNet",
-    "catch_sigint", "prior_param_groups",
+    "catch_sigint", "print_log_sink", "prior_param_groups",
 ]
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def print_log_sink(text):
+    """Print skorch's per-epoch log; without its ANSI colours when piped.
+
+    The sink of skorch's ``PrintLog`` in :class:`VariationalNet`: colour codes
+    are kept only when standard output is a terminal, so logs redirected to a
+    file or a pipe hold plain text.
+    """
+    isatty = getattr(sys.stdout, "isatty", None)
+    if not (isatty and isatty()):
+        text = _ANSI_ESCAPE.sub("", text)
+    print(text)
 
 
 @contextlib.contextmanager
@@ -242,6 +259,8 @@ class VariationalNet(NeuralNet):
                  self_supervised=False, hide_fraction=0.2, hide_block=(1,),
                  random_state=0, **kwargs):
         kwargs.setdefault("train_split", None)
+        if kwargs.get("verbose", 1):  # verbose=0: skorch's silent sink
+            kwargs.setdefault("callbacks__print_log__sink", print_log_sink)
         super().__init__(module, None, *args, **kwargs)
         self.loss_weights = loss_weights
         self.self_supervised = self_supervised
