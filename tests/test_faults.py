@@ -216,3 +216,97 @@ def test_object_array_with_strings_names_the_column():
     X = np.array([[1.0, "a"], [2.0, "b"], [np.nan, "c"]], dtype=object)
     with pytest.raises(ValueError, match=r"X has non-numeric entries \(columns \[1\]"):
         VariationalImputer(prior="pca", **FAST).fit(X)
+
+
+# -------------------------------------------------------------- persistence
+def _persist_cases():
+    rng = np.random.RandomState(0)
+    S = np.cumsum(rng.normal(size=(80, 3)), axis=0)
+    S[rng.uniform(size=S.shape) < 0.2] = np.nan
+    _, X = _gappy()
+    return [
+        (VariationalImputer(prior="pca", add_indicator=True, **FAST), X),
+        (VariationalImputer(prior="cnn", window=16, **FAST), S),
+        (VariationalImputer(prior="lorenz63", window=16, **FAST), S),
+        (DictionaryImputer(n_components=2, max_iter=5, random_state=0), X),
+        (VariationalImputer(layout="series"), S),
+    ]
+
+
+@pytest.mark.parametrize("case", range(5), ids=["pca", "cnn", "lorenz63",
+                                                 "dictionary", "field"])
+def test_save_load_round_trip(case, tmp_path):
+    est, X = _persist_cases()[case]
+    est.fit(X)
+    path = tmp_path / "model.npz"
+    est.save(path)
+    loaded = type(est).load(path)
+    assert repr(loaded) == repr(est)
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+    # the file holds no pickle: numpy refuses object arrays without allow_pickle
+    with np.load(path, allow_pickle=False) as archive:
+        assert all(archive[k].dtype != object for k in archive.files)
+
+
+def test_save_keeps_feature_names_and_history(tmp_path):
+    pd = pytest.importorskip("pandas")
+    _, X = _gappy()
+    df = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
+    est = VariationalImputer(prior="pca", **FAST).fit(df)
+    est.save(tmp_path / "m.npz")
+    loaded = VariationalImputer.load(tmp_path / "m.npz")
+    assert list(loaded.feature_names_in_) == list(df.columns)
+    assert len(loaded.history_) == est.n_iter_
+
+
+def test_save_refuses_unsafe_parameters(tmp_path):
+    from sklvar.priors import PCAPrior
+
+    _, X = _gappy()
+    est = VariationalImputer(prior=PCAPrior, **FAST).fit(X)
+    with pytest.raises(TypeError, match="parameter prior = .* cannot be saved safely"):
+        est.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_load_checks_class_and_version(tmp_path, monkeypatch):
+    import sklvar
+
+    _, X = _gappy()
+    path = tmp_path / "m.npz"
+    DictionaryImputer(n_components=2, max_iter=5, random_state=0).fit(X).save(path)
+    with pytest.raises(ValueError, match="holds a DictionaryImputer"):
+        VariationalImputer.load(path)
+    monkeypatch.setattr(sklvar, "__version__", "99.0")
+    with pytest.warns(UserWarning, match="saved by sklvar .*this is sklvar 99.0"):
+        DictionaryImputer.load(path)
+    np.savez(tmp_path / "other.npz", x=np.zeros(2))
+    with pytest.raises(ValueError, match="not a sklvar estimator file"):
+        DictionaryImputer.load(tmp_path / "other.npz")
+
+
+def test_pickle_still_works():
+    import pickle
+
+    _, X = _gappy()
+    est = VariationalImputer(prior="pca", **FAST).fit(X)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).transform(X),
+                                  est.transform(X))
+
+
+def test_device_change_after_fit_is_honoured_or_refused():
+    import torch
+
+    _, X = _gappy()
+    est = VariationalImputer(prior="pca", **FAST).fit(X)
+    ref = est.transform(X)
+    if torch.cuda.is_available():
+        est.set_params(device="cuda")
+        np.testing.assert_allclose(est.transform(X), ref, rtol=1e-4, atol=1e-5)
+        assert next(est.net_.module_.parameters()).device.type == "cuda"
+    else:
+        est.set_params(device="cuda")
+        with pytest.raises(ValueError, match="device"):
+            est.transform(X)
+        est.set_params(device="cpu")
+        np.testing.assert_array_equal(est.transform(X), ref)

@@ -434,6 +434,61 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         total = (err.sum(axis=(0, 2)) / var).sum()
         return -float(total / target_mask.sum())
 
+    # ------------------------------------------------------------ persistence
+    def save(self, path):
+        """Save the fitted estimator to a file that is safe to load.
+
+        The file (a numpy ``.npz`` archive) holds the parameters, the fitted
+        state (standardisation, layout, model weights, field coefficients...)
+        as numeric arrays and JSON, and the sklvar version. :meth:`load`
+        reads it with ``allow_pickle=False``: loading never executes code, so
+        a file from an untrusted source cannot run anything (it can still
+        hold a bad model). Pickle (and ``joblib``) keep working, but load
+        pickles only from sources you trust.
+
+        Only estimators whose parameters are plain values can be saved this
+        way: prior and solver by name, ``callbacks=None``, an int or None
+        ``random_state``; otherwise a ``TypeError`` names the parameter.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write (any name; ``.npz`` is customary).
+
+        .. versionadded:: 0.2
+        """
+        from ._persist import save_estimator
+
+        save_estimator(self, path)
+
+    @classmethod
+    def load(cls, path, *, device=None):
+        """Load an estimator written by :meth:`save` (no code is executed).
+
+        Parameters
+        ----------
+        path : str or path-like
+        device : str or None, default=None
+            Torch device of the loaded model (``VariationalImputer``); None
+            keeps the saved ``device``.
+
+        Returns
+        -------
+        estimator : instance of this class, fitted
+
+        Raises
+        ------
+        ValueError
+            When the file is not a sklvar estimator file, was written in
+            another format version, or holds another class. A file written
+            by another sklvar version loads with a ``UserWarning``.
+
+        .. versionadded:: 0.2
+        """
+        from ._persist import load_estimator
+
+        return load_estimator(cls, path, device=device)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = _is_nan(self.missing_values)

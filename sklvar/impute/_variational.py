@@ -566,23 +566,7 @@ class VariationalImputer(_BaseImputer):
                     callback=self._print_pretraining if self.verbose > 0 else None,
                 )
             prior.requires_grad_(False)
-        net = VariationalNet(
-            model,
-            optimizer=torch.optim.Adam,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            device=self.device,
-            verbose=self.verbose,
-            iterator_train__shuffle=True,
-            optimizer__param_groups=prior_param_groups(self.joint, self.lr),
-            callbacks=self._callbacks(),
-            loss_weights=tuple(float(w) for w in self.loss_weights),
-            self_supervised=T is None,
-            hide_fraction=self.hide_fraction,
-            hide_block=self.layout_.default_block(),
-            random_state=seed,
-        )
+        net = self._make_net(model, seed, self_supervised=T is None)
         with catch_sigint() as sigint:
             net.fit({"y": Y, "observed_mask": M}, T)
         interrupted = sigint["interrupted"]
@@ -605,6 +589,43 @@ class VariationalImputer(_BaseImputer):
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         self.interrupted_ = interrupted
+
+    def _make_net(self, model, seed, *, self_supervised, callbacks=True):
+        return VariationalNet(
+            model,
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            device=self.device,
+            verbose=self.verbose if callbacks else 0,
+            iterator_train__shuffle=True,
+            optimizer__param_groups=prior_param_groups(self.joint, self.lr),
+            callbacks=self._callbacks() if callbacks else None,
+            loss_weights=tuple(float(w) for w in self.loss_weights),
+            self_supervised=self_supervised,
+            hide_fraction=self.hide_fraction,
+            hide_block=self.layout_.default_block(),
+            random_state=seed,
+        )
+
+    def _restore_net(self, state, history=None):
+        """Rebuild ``net_`` from saved weights (:meth:`load`)."""
+        from skorch.history import History
+
+        from ._persist import _read_value
+
+        check_device(self.device)
+        net = self._make_net(self._build_model(), 0, self_supervised=True,
+                             callbacks=False).initialize()
+        net.module_.load_state_dict(
+            {k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+        net.module_.n_iter = self.n_solver_iter
+        net.module_.eval()
+        if history is not None:
+            net.history_ = History(_read_value(history["value"]))
+        self.net_ = net
+        self.history_ = net.history
 
     # --------------------------------------------------------- series tables
     def _field_spec(self):
@@ -736,11 +757,24 @@ class VariationalImputer(_BaseImputer):
         )
 
     # ------------------------------------------------------------ inference
+    def _inference_device(self):
+        """The device to impute on: ``device``, the model moved there if needed.
+
+        ``set_params(device=...)`` after fit is honoured: the fitted model is
+        moved to the new device (a ``ValueError`` when it is not available).
+        """
+        if torch.device(self.device) != torch.device(self.net_.device):
+            check_device(self.device)
+            self.net_.module_.to(self.device)
+            self.net_.device = self.device
+        return self.net_.device
+
     def _run_batches(self, fn, *arrays):
+        device = self._inference_device()
         out = []
         for i in range(0, len(arrays[0]), self.batch_size):
             batch = [torch.from_numpy(np.ascontiguousarray(a[i:i + self.batch_size]))
-                     .to(self.net_.device) for a in arrays]
+                     .to(device) for a in arrays]
             with torch.no_grad():
                 out.append(fn(*batch).cpu().numpy())
         return np.concatenate(out).astype(np.float64)
