@@ -427,7 +427,7 @@ def _build_parser():
                       "is not available)")
     demo.add_argument("--solver", default="lstm", help='solver (default: "lstm")')
     demo.add_argument("--device", default="cpu", help='torch device (default: "cpu")')
-    demo.add_argument("--threads", type=int, default=_DEFAULT_THREADS,
+    demo.add_argument("--threads", type=int, default=_DEFAULT_THREADS, metavar="N",
                       help=_THREADS_HELP)
     demo.add_argument("--random-state", type=int, default=0,
                       help="seed of the data and of the model (default: 0)")
@@ -453,16 +453,16 @@ def _build_parser():
         "as Parquet (needs pyarrow).",
     )
     imp.add_argument("input", help="CSV or Parquet file with gaps")
-    imp.add_argument("-o", "--output", required=True,
+    imp.add_argument("-o", "--output", required=True, metavar="OUT",
                      help="file to write (CSV or Parquet)")
-    imp.add_argument("--time-column", default=None,
+    imp.add_argument("--time-column", default=None, metavar="NAME",
                      help="column holding the time stamps: used as the index (parsed "
                      "as dates when possible), kept in the output, not imputed "
                      "(default: the first column when it holds ISO 8601 time "
                      "stamps, else none)")
     imp.add_argument("--force", action="store_true",
                      help="allow --output to be the input file (overwritten)")
-    imp.add_argument("--window", type=int, default=None,
+    imp.add_argument("--window", type=int, default=None, metavar="ROWS",
                      help="cut the series into windows of this many rows and use a "
                      "neural prior (default: no window, the whole file is one "
                      "series table imputed with the field prior); 0 treats rows as "
@@ -473,17 +473,19 @@ def _build_parser():
     imp.add_argument("--solver", default=None,
                      help='solver (default: exact fixed point for series tables, '
                      '"lstm" with --window)')
-    imp.add_argument("--max-time", type=float, default=None,
+    imp.add_argument("--max-time", type=float, default=None, metavar="SECONDS",
                      help="time budget of the fit in seconds (default: none)")
-    imp.add_argument("--n-solver-iter", type=int, default=10,
-                     help="solver iterations (default: 10)")
-    imp.add_argument("--max-epochs", type=int, default=30,
-                     help="training epochs (default: 30)")
+    imp.add_argument("--n-solver-iter", type=int, default=10, metavar="N",
+                     help="solver iterations of the neural priors, with --window "
+                     "(default: 10)")
+    imp.add_argument("--max-epochs", type=int, default=30, metavar="N",
+                     help="training epochs of the neural priors, with --window "
+                     "(default: 30)")
     imp.add_argument("--device", default="cpu", help='torch device, e.g. "cuda" '
                      '(default: "cpu")')
-    imp.add_argument("--random-state", type=int, default=0,
+    imp.add_argument("--random-state", type=int, default=0, metavar="SEED",
                      help="seed (default: 0)")
-    imp.add_argument("--threads", type=int, default=_DEFAULT_THREADS,
+    imp.add_argument("--threads", type=int, default=_DEFAULT_THREADS, metavar="N",
                      help=_THREADS_HELP)
     imp.add_argument("-v", "--verbose", action="count", default=0,
                      help="show the training progress and per-epoch log")
