@@ -310,3 +310,44 @@ def test_device_change_after_fit_is_honoured_or_refused():
             est.transform(X)
         est.set_params(device="cpu")
         np.testing.assert_array_equal(est.transform(X), ref)
+
+
+def test_interrupted_field_fit_warns_and_leaves_unfitted(monkeypatch):
+    rng = np.random.RandomState(0)
+    X = np.cumsum(rng.normal(size=(80, 3)), axis=0)
+    X[rng.uniform(size=X.shape) < 0.2] = np.nan
+
+    def ctrl_c(self, *args):
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(VariationalImputer, "_fit_field_model", ctrl_c)
+    imp = VariationalImputer(prior="field", layout="series")
+    with pytest.warns(TrainingInterruptedWarning, match="field-model fit"):
+        with pytest.raises(KeyboardInterrupt):
+            imp.fit(X)
+    assert _fitted_attributes(imp) == []
+
+
+@settings(max_examples=50, deadline=None)
+@given(shape=st.tuples(st.integers(2, 6), st.integers(2, 6)),
+       data=st.data())
+def test_string_entries_are_named_by_column(shape, data):
+    # validation only: DictionaryImputer.fit raises before any training
+    n, d = shape
+    col = data.draw(st.integers(0, d - 1))
+    row = data.draw(st.integers(0, n - 1))
+    X = np.arange(n * d, dtype=float).reshape(n, d).astype(object)
+    X[row, col] = data.draw(st.text("abcxyz", min_size=1, max_size=3))
+    with pytest.raises(ValueError, match=rf"columns \[{col}\]"):
+        DictionaryImputer().fit(X)
+
+
+@settings(max_examples=30, deadline=None)
+@given(placeholder=st.sampled_from([-999.0, 0.0, -1.0, 1e9]),
+       n_nan=st.integers(1, 4))
+def test_nan_beside_another_placeholder_is_named(placeholder, n_nan):
+    X = np.arange(24, dtype=float).reshape(6, 4) + 1.5
+    X[0, 0] = placeholder
+    X.flat[-n_nan:] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN, but missing_values="):
+        DictionaryImputer(missing_values=placeholder).fit(X)

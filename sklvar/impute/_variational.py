@@ -249,7 +249,10 @@ class VariationalImputer(_BaseImputer):
         (``TrainingInterruptedWarning``, naming the epoch reached); with
         False it then re-raises ``KeyboardInterrupt`` and leaves the estimator
         as it was before the call; with True it keeps the partly trained
-        model, fitted, with ``interrupted_ = True``.
+        model, fitted, with ``interrupted_ = True``. A Ctrl-C outside the
+        training epochs (the field fit of series tables, the prior's
+        pre-training with ``joint=False``) always warns, re-raises and
+        leaves the estimator as it was.
 
         .. versionadded:: 0.2
     callbacks : list or None, default=None
@@ -533,6 +536,22 @@ class VariationalImputer(_BaseImputer):
         self._check_params()
         X, observed, X_true = self._prepare_fit(X, y, mask)
         self._resolved()
+        try:
+            return self._fit_validated(X, observed, X_true)
+        except KeyboardInterrupt as exc:
+            # a Ctrl-C outside skorch's loop (the field fit, the prior's
+            # pre-training) propagates as it is; it is announced here
+            if not getattr(exc, "sklvar_warned", False):
+                stage = ("the field-model fit" if self.layout_.kind == "table"
+                         else "the preparation or the prior's pre-training")
+                warnings.warn(
+                    f"VariationalImputer fit was interrupted (Ctrl-C) during "
+                    f"{stage}: the estimator is left as it was before fit.",
+                    TrainingInterruptedWarning,
+                )
+            raise
+
+    def _fit_validated(self, X, observed, X_true):
         if self.layout_.kind == "table":
             self._fit_table(X, observed, X_true)
             return self
@@ -582,7 +601,9 @@ class VariationalImputer(_BaseImputer):
                 TrainingInterruptedWarning,
             )
             if not self.keep_interrupted:
-                raise KeyboardInterrupt
+                exc = KeyboardInterrupt()
+                exc.sklvar_warned = True
+                raise exc
         net.module_.n_iter = self.n_solver_iter
         net.module_.eval()
         self.net_ = net
