@@ -1,5 +1,6 @@
 """The ``sklvar`` command line, called in-process through ``main([...])``."""
 
+import pathlib
 import sys
 
 import numpy as np
@@ -284,8 +285,6 @@ def test_failed_write_leaves_no_partial_file(gappy_csv, tmp_path, monkeypatch,
         pathlib.Path(target).write_text("half")
         raise OSError("disk full")
 
-    import pathlib
-
     monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
     assert main(["impute", str(path), "-o", str(out), *FAST]) == 2
     assert "disk full" in capsys.readouterr().err
@@ -298,3 +297,37 @@ def test_epoch_log_has_no_colour_codes_when_piped(capsys):
 
     print_log_sink("\x1b[36mtrain_loss\x1b[0m")
     assert capsys.readouterr().out == "train_loss\n"
+
+
+def test_sigint_during_training_exits_130_without_output(gappy_csv, tmp_path):
+    # end to end: a real SIGINT to a real process, during skorch's epochs
+    import os
+    import signal
+    import subprocess
+    import time
+
+    path, _ = gappy_csv
+    out = tmp_path / "out.csv"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(pathlib.Path(__file__).resolve().parents[1]),
+         os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sklvar", "impute", str(path), "-o", str(out),
+         "--window", "16", "--prior", "pca", "--max-epochs", "100000",
+         "--n-solver-iter", "2", "-v"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        line = ""
+        deadline = time.monotonic() + 60
+        while "train_loss" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline()  # the epoch log: training has begun
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted (Ctrl-C) at epoch" in err
+    assert "no output written" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
