@@ -351,3 +351,17 @@ def test_nan_beside_another_placeholder_is_named(placeholder, n_nan):
     X.flat[-n_nan:] = np.nan
     with pytest.raises(ValueError, match="X contains NaN, but missing_values="):
         DictionaryImputer(missing_values=placeholder).fit(X)
+
+
+@pytest.mark.parametrize("factor", [1e-13, 1e250])
+def test_series_table_is_scale_invariant(factor):
+    # the field path standardises with the same codec as the neural path
+    rng = np.random.RandomState(0)
+    X = np.cumsum(rng.normal(size=(80, 3)), axis=0)
+    X[:, 2] = 7.0  # a constant series
+    X[rng.uniform(size=X.shape) < 0.2] = np.nan
+    ref = VariationalImputer(layout="series", random_state=0).fit_transform(X)
+    out = VariationalImputer(layout="series", random_state=0).fit_transform(
+        X * factor)
+    np.testing.assert_allclose(out / factor, ref, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(out[:, 2] / factor, 7.0, rtol=1e-12)
