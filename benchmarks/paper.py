@@ -2,13 +2,14 @@
 
 Usage::
 
-    python benchmarks/paper.py {mnist,lorenz63,lorenz96,all} [--quick] [--out DIR]
-                               [--threads N] [--jobs J] [--seed S] [--mnist PATH]
+    python benchmarks/paper.py {mnist,lorenz63,lorenz96,all} --out DIR [--quick]
+                               [--no-figures] [--threads N] [--jobs J] [--seed S]
+                               [--mnist PATH]
 
 The code is the package ``benchmarks/papertables/`` (configs, data, rows,
 runner, report, figures, cli); this script puts ``benchmarks/`` (and the
 repository, for a source checkout without install) on ``sys.path`` and runs
-its command line. ``run_benchmark`` is re-exported for ``sklvar benchmark``.
+its command line. ``run_benchmark`` is re-exported for Python callers.
 """
 
 import sys

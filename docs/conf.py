@@ -18,11 +18,13 @@ Environment variables:
 import os
 import pathlib
 import re
+import sys
 
 import sklvar
 
 DOCS = pathlib.Path(__file__).resolve().parent
 ROOT = DOCS.parent
+sys.path.insert(0, str(DOCS / "_ext"))
 
 project = "sklvar"
 copyright = "sklvar developers, BSD-3-Clause"
@@ -32,15 +34,20 @@ version = release = sklvar.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
+    "mplmath",  # math drawn to SVG at build time: no MathJax CDN, no LaTeX
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
 
+# the only math renderer: pages render their math without internet
+html_math_renderer = "mplmath"
+
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.md5",
-                    "auto_examples/*.json", "sg_execution_times.rst"]
+                    "auto_examples/*.json", "sg_execution_times.rst",
+                    # sphinx-gallery's timing table loads scripts from CDNs
+                    "auto_examples/sg_execution_times.rst"]
 root_doc = "index"
 
 # ------------------------------------------------------------------ API pages

@@ -4,20 +4,24 @@
 
     sklvar demo                       # simulate a gappy Lorenz-63 series, fit, impute
     sklvar impute IN.csv -o OUT.csv   # fill the gaps of a file (CSV or Parquet)
-    sklvar benchmark lorenz63         # the paper's benchmarks (benchmarks/paper.py)
 
 :func:`main` returns the exit status: 0 on success, 2 on a usage or input error
-(with a message on stderr), so that it can be called in-process
+(with a message on stderr), 130 when interrupted by Ctrl-C (no output file is
+written: outputs are written to a temporary file, then renamed), so that it can be called in-process
 (``main(["impute", "in.csv", "-o", "out.csv"])``) as well as from the shell.
 Heavy imports (torch, pandas, matplotlib) happen inside the commands, so
 ``sklvar --help`` is quick.
+
+The paper's benchmarks are not part of the installed command: they run from a
+source checkout, ``python benchmarks/paper.py lorenz63 --quick --out DIR``
+(issue 15).
 """
 
 import argparse
-import importlib
-import importlib.util
+import os
 import pathlib
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -25,7 +29,6 @@ import numpy as np
 __all__ = ["main"]
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
-_BENCHMARKS = ("lorenz63", "lorenz96", "mnist")
 # --threads of every command: the estimators' n_threads default, measured in
 # benchmarks/SPEED.md ("Thread count of the estimators")
 _DEFAULT_THREADS = 1
@@ -184,14 +187,38 @@ def _import_pandas():
         import pandas as pd
     except ImportError as exc:
         raise CLIError(
-            'sklvar impute needs pandas to read tables: pip install "sklvar[io]".'
+            "sklvar impute needs pandas to read tables (a dependency of "
+            "sklvar): pip install pandas."
         ) from exc
     return pd
 
 
+def _detect_time_column(df, pd):
+    """The first column's name when it holds ISO 8601 time stamps, else None."""
+    first = df.columns[0]
+    column = df[first]
+    if pd.api.types.is_numeric_dtype(column) or column.dropna().empty:
+        return None
+    if not column.dropna().astype(str).str.match(
+            r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
+            r"(Z|[+-]\d{2}:?\d{2})?$").all():
+        return None
+    return first
+
+
 def _read_table(path, time_column):
+    """The table of ``path`` and the name of its time column (or None).
+
+    Without ``time_column``, a first column of ISO 8601 time stamps
+    (``2024-01-01``, ``2024-01-01T12:00:00Z``...) is taken as the time column.
+    """
     pd = _import_pandas()
     path = pathlib.Path(path)
+    if path.is_dir():
+        raise CLIError(
+            f"cannot read {str(path)!r}: it is a directory; expected a CSV or "
+            "Parquet file."
+        )
     if not path.is_file():
         raise CLIError(f"cannot read {str(path)!r}: no such file.")
     try:
@@ -208,6 +235,12 @@ def _read_table(path, time_column):
         raise CLIError(f"cannot read {str(path)!r}: {exc}") from exc
     if df.shape[1] == 0 or df.shape[0] == 0:
         raise CLIError(f"{str(path)!r} holds no data (shape {df.shape}).")
+    if time_column is None:
+        time_column = _detect_time_column(df, pd)
+        if time_column is not None:
+            print(f"{path}: the first column {time_column!r} holds ISO time "
+                  "stamps: used as the time column (not imputed)",
+                  file=sys.stderr)
     if time_column is not None:
         if time_column not in df.columns:
             raise CLIError(
@@ -228,16 +261,31 @@ def _read_table(path, time_column):
             f"{str(path)!r}: non-numeric column(s) {', '.join(map(repr, bad))}; "
             f"every column but the time column must hold numbers{hint}."
         )
-    return df
+    return df, time_column
 
 
 def _write_table(df, path, keep_index):
+    """Write ``df`` atomically: to a temporary file beside ``path``, then rename.
+
+    An interrupted or failed write leaves no partial file (and an existing
+    ``path`` untouched).
+    """
     path = pathlib.Path(path)
+    if path.is_dir():
+        raise CLIError(
+            f"cannot write {str(path)!r}: it is a directory; expected a file name."
+        )
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                   dir=path.parent if str(path.parent) else ".")
+        os.close(fd)
         if _is_parquet(path):
-            df.to_parquet(path, index=keep_index)
+            df.to_parquet(tmp, index=keep_index)
         else:
-            df.to_csv(path, index=keep_index)
+            df.to_csv(tmp, index=keep_index)
+        os.replace(tmp, path)
+        tmp = None
     except ImportError as exc:
         raise CLIError(
             f"cannot write {str(path)!r}: Parquet files need pyarrow "
@@ -245,11 +293,28 @@ def _write_table(df, path, keep_index):
         ) from exc
     except OSError as exc:
         raise CLIError(f"cannot write {str(path)!r}: {exc}") from exc
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _same_file(a, b):
+    a, b = pathlib.Path(a), pathlib.Path(b)
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
 
 
 def _run_impute(args):
     n_threads = _n_threads(args.threads)
-    df = _read_table(args.input, args.time_column)
+    if _same_file(args.input, args.output) and not args.force:
+        raise CLIError(
+            f"--output {args.output!r} is the input file: overwriting it would "
+            "lose which values were gaps; write to another file, or pass --force "
+            "to overwrite the input."
+        )
+    df, time_column = _read_table(args.input, args.time_column)
     X = df.to_numpy(dtype=np.float64)
     observed = ~np.isnan(X)
     n_missing = int((~observed).sum())
@@ -319,61 +384,12 @@ def _run_impute(args):
     out = pd.DataFrame(X_hat, index=df.index, columns=df.columns)
     for column in df.columns[observed.all(axis=0)]:
         out[column] = df[column]  # untouched columns keep their dtype
-    _write_table(out, args.output, keep_index=args.time_column is not None)
+    _write_table(out, args.output, keep_index=time_column is not None)
     print(
         f"imputed {n_missing} values in {time.perf_counter() - t0:.1f} s; "
         f"wrote {args.output}",
         file=sys.stderr,
     )
-    return 0
-
-
-# --------------------------------------------------------------------- benchmark
-def _load_benchmarks():
-    """The ``benchmarks.paper`` module, or None when it does not exist.
-
-    Looked up as an importable module first, then as ``benchmarks/paper.py``
-    in the current folder and in the source tree above the package.
-    """
-    try:
-        return importlib.import_module("benchmarks.paper")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("benchmarks", "benchmarks.paper"):
-            raise
-    roots = [pathlib.Path.cwd(), pathlib.Path(__file__).resolve().parents[1]]
-    for root in roots:
-        path = root / "benchmarks" / "paper.py"
-        if path.is_file():
-            spec = importlib.util.spec_from_file_location("benchmarks.paper", path)
-            module = importlib.util.module_from_spec(spec)
-            # registered before it runs: dataclasses look their module up there
-            sys.modules[spec.name] = module
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[spec.name]
-                raise
-            return module
-    return None
-
-
-def _run_benchmark(args):
-    n_threads = _n_threads(args.threads)
-    module = _load_benchmarks()
-    if module is None or not hasattr(module, "run_benchmark"):
-        raise CLIError(
-            "the paper's benchmarks are not available: no benchmarks/paper.py with a "
-            "run_benchmark(name, quick=..., threads=...) function was found (run "
-            "sklvar from a source checkout that has the benchmarks/ folder)."
-        )
-    if n_threads is None:  # run_benchmark wants a count: torch's current one
-        import torch
-
-        n_threads = torch.get_num_threads()
-    # run_benchmark sets the torch and BLAS threads for its run and restores them
-    result = module.run_benchmark(args.name, quick=args.quick, threads=n_threads)
-    if result is not None:
-        print(result)
     return 0
 
 
@@ -383,6 +399,8 @@ def _build_parser():
         prog="sklvar",
         description="Fill gaps in multivariate time series with learned variational "
         "solvers (Fablet, Drumetz & Rousseau 2020).",
+        epilog="The paper's benchmarks run from a source checkout: python "
+        "benchmarks/paper.py NAME --out DIR.",
     )
     from sklvar import __version__
 
@@ -409,7 +427,7 @@ def _build_parser():
                       "is not available)")
     demo.add_argument("--solver", default="lstm", help='solver (default: "lstm")')
     demo.add_argument("--device", default="cpu", help='torch device (default: "cpu")')
-    demo.add_argument("--threads", type=int, default=_DEFAULT_THREADS,
+    demo.add_argument("--threads", type=int, default=_DEFAULT_THREADS, metavar="N",
                       help=_THREADS_HELP)
     demo.add_argument("--random-state", type=int, default=0,
                       help="seed of the data and of the model (default: 0)")
@@ -435,12 +453,16 @@ def _build_parser():
         "as Parquet (needs pyarrow).",
     )
     imp.add_argument("input", help="CSV or Parquet file with gaps")
-    imp.add_argument("-o", "--output", required=True,
+    imp.add_argument("-o", "--output", required=True, metavar="OUT",
                      help="file to write (CSV or Parquet)")
-    imp.add_argument("--time-column", default=None,
+    imp.add_argument("--time-column", default=None, metavar="NAME",
                      help="column holding the time stamps: used as the index (parsed "
-                     "as dates when possible), kept in the output, not imputed")
-    imp.add_argument("--window", type=int, default=None,
+                     "as dates when possible), kept in the output, not imputed "
+                     "(default: the first column when it holds ISO 8601 time "
+                     "stamps, else none)")
+    imp.add_argument("--force", action="store_true",
+                     help="allow --output to be the input file (overwritten)")
+    imp.add_argument("--window", type=int, default=None, metavar="ROWS",
                      help="cut the series into windows of this many rows and use a "
                      "neural prior (default: no window, the whole file is one "
                      "series table imputed with the field prior); 0 treats rows as "
@@ -451,35 +473,24 @@ def _build_parser():
     imp.add_argument("--solver", default=None,
                      help='solver (default: exact fixed point for series tables, '
                      '"lstm" with --window)')
-    imp.add_argument("--max-time", type=float, default=None,
+    imp.add_argument("--max-time", type=float, default=None, metavar="SECONDS",
                      help="time budget of the fit in seconds (default: none)")
-    imp.add_argument("--n-solver-iter", type=int, default=10,
-                     help="solver iterations (default: 10)")
-    imp.add_argument("--max-epochs", type=int, default=30,
-                     help="training epochs (default: 30)")
+    imp.add_argument("--n-solver-iter", type=int, default=10, metavar="N",
+                     help="solver iterations of the neural priors, with --window "
+                     "(default: 10)")
+    imp.add_argument("--max-epochs", type=int, default=30, metavar="N",
+                     help="training epochs of the neural priors, with --window "
+                     "(default: 30)")
     imp.add_argument("--device", default="cpu", help='torch device, e.g. "cuda" '
                      '(default: "cpu")')
-    imp.add_argument("--random-state", type=int, default=0,
+    imp.add_argument("--random-state", type=int, default=0, metavar="SEED",
                      help="seed (default: 0)")
-    imp.add_argument("--threads", type=int, default=_DEFAULT_THREADS,
+    imp.add_argument("--threads", type=int, default=_DEFAULT_THREADS, metavar="N",
                      help=_THREADS_HELP)
     imp.add_argument("-v", "--verbose", action="count", default=0,
                      help="show the training progress and per-epoch log")
     imp.set_defaults(run=_run_impute)
 
-    bench = sub.add_parser(
-        "benchmark",
-        help="run one of the paper's benchmarks",
-        description="Run a benchmark of the paper (Table 1: mnist; Table 2: "
-        "lorenz63, lorenz96) with benchmarks/paper.py of a source checkout.",
-    )
-    bench.add_argument("name", choices=_BENCHMARKS, help="which benchmark")
-    bench.add_argument("--quick", action="store_true",
-                       help="a small, fast version (minutes)")
-    bench.add_argument("--threads", type=int, default=_DEFAULT_THREADS,
-                       help=_THREADS_HELP.replace("torch threads", "torch and BLAS "
-                                                  "threads", 1))
-    bench.set_defaults(run=_run_benchmark)
     return parser
 
 
@@ -494,7 +505,8 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 2 on a usage or input error (the message goes to stderr).
+        0 on success, 2 on a usage or input error (the message goes to
+        stderr), 130 when interrupted (Ctrl-C, SIGINT; no output is written).
     """
     parser = _build_parser()
     try:
@@ -504,14 +516,17 @@ def main(argv=None):
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    # --threads is applied by the estimators (n_threads) and run_benchmark
-    # for the duration of their calls only: an in-process call leaves the
+    # --threads is applied by the estimators (n_threads) for the duration of their calls only: an in-process call leaves the
     # caller's torch thread count as it was
     try:
         return args.run(args)
     except CLIError as exc:
         print(f"sklvar {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"sklvar {args.command}: interrupted; no output written.",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

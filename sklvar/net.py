@@ -6,7 +6,12 @@ self-supervised, by hiding a random part of the observed entries of each batch
 and learning to reconstruct them.
 """
 
+import contextlib
 import math
+import re
+import signal
+import sys
+import threading
 import time
 
 import numpy as np
@@ -20,8 +25,104 @@ from .priors import pretrain_by_gradient
 from .utils import hide_observed
 
 __all__ = [
-    "IterationCurriculum", "TimeBudget", "VariationalNet", "prior_param_groups",
+    "DivergenceGuard", "IterationCurriculum", "TimeBudget", "VariationalNet",
+    "catch_sigint", "print_log_sink", "prior_param_groups",
 ]
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def print_log_sink(text):
+    """Print skorch's per-epoch log; without its ANSI colours when piped.
+
+    The sink of skorch's ``PrintLog`` in :class:`VariationalNet`: colour codes
+    are kept only when standard output is a terminal, so logs redirected to a
+    file or a pipe hold plain text.
+    """
+    isatty = getattr(sys.stdout, "isatty", None)
+    if not (isatty and isatty()):
+        text = _ANSI_ESCAPE.sub("", text)
+    print(text)
+
+
+@contextlib.contextmanager
+def catch_sigint():
+    """Record whether SIGINT (Ctrl-C) arrives during the block.
+
+    skorch ends training quietly on ``KeyboardInterrupt``, which is also how
+    callbacks (:class:`TimeBudget`, ``EarlyStopping``) stop it on purpose;
+    this handler tells a user's Ctrl-C apart. It yields a dict whose
+    ``"interrupted"`` entry becomes True on SIGINT; the previous handler is
+    then called (by default it raises ``KeyboardInterrupt``) and restored at
+    the end. Outside the main thread signals cannot be caught: nothing is
+    recorded there.
+    """
+    state = {"interrupted": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if previous is signal.SIG_IGN:
+            return
+        state["interrupted"] = True
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class DivergenceGuard(Callback):
+    """Stop training with an error when the loss diverges.
+
+    The loss of eq. 5 is computed on standardised data, where predicting the
+    mean scores about 1. Training stops with ``FloatingPointError`` when a
+    batch loss is not finite, or when an epoch's training loss exceeds
+    ``max_loss`` or ``factor`` times the best epoch so far.
+
+    Parameters
+    ----------
+    max_loss : float, default=1e6
+    factor : float, default=1e4
+    hint : str, default=""
+        Advice appended to the error (what to change).
+    """
+
+    def __init__(self, max_loss=1e6, factor=1e4, hint=""):
+        self.max_loss = max_loss
+        self.factor = factor
+        self.hint = hint
+
+    def on_train_begin(self, net, **kwargs):
+        self.best_ = math.inf
+
+    def _fail(self, net, loss, where):
+        raise FloatingPointError(
+            f"training diverged at epoch {len(net.history)} of {net.max_epochs}: "
+            f"{where} loss {loss:.3g}.{self.hint}"
+        )
+
+    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
+        if training and loss is not None:
+            value = float(loss.detach().item() if hasattr(loss, "detach") else loss)
+            if not math.isfinite(value):
+                self._fail(net, value, "batch")
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1].get("train_loss")
+        if loss is None:
+            return
+        if not math.isfinite(loss) or loss > self.max_loss or \
+                loss > self.factor * self.best_:
+            self._fail(net, loss, "training")
+        self.best_ = min(self.best_, loss)
 
 
 class IterationCurriculum(Callback):
@@ -158,6 +259,8 @@ class VariationalNet(NeuralNet):
                  self_supervised=False, hide_fraction=0.2, hide_block=(1,),
                  random_state=0, **kwargs):
         kwargs.setdefault("train_split", None)
+        if kwargs.get("verbose", 1):  # verbose=0: skorch's silent sink
+            kwargs.setdefault("callbacks__print_log__sink", print_log_sink)
         super().__init__(module, None, *args, **kwargs)
         self.loss_weights = loss_weights
         self.self_supervised = self_supervised

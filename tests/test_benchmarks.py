@@ -346,3 +346,18 @@ def test_threads_section_survives_a_speed_rewrite(tmp_path):
     kept = speed._kept_sections(path)
     assert kept == "\n" + threads.SECTION + "\n\nsecond\n"
     assert speed._KEPT == (threads.SECTION,)
+
+
+def test_run_benchmark_needs_an_out_dir(paper):
+    # issue 15: no run overwrites the committed benchmarks/RESULTS.md by default
+    with pytest.raises(ValueError, match="out_dir is required"):
+        paper.run_benchmark("lorenz63", quick=True)
+    with pytest.raises(SystemExit):
+        paper.cli.main(["lorenz63", "--quick"])
+
+
+def test_missing_matplotlib_fails_before_the_run(paper, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match="figures=True needs matplotlib"):
+        paper.run_benchmark("lorenz63", quick=True, out_dir=tmp_path)
+    assert not any(tmp_path.iterdir())

@@ -1,5 +1,6 @@
 """The ``sklvar`` command line, called in-process through ``main([...])``."""
 
+import pathlib
 import sys
 
 import numpy as np
@@ -33,7 +34,7 @@ def test_no_command_prints_help_and_fails(capsys):
 def test_help_and_version(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("demo", "impute", "benchmark"):
+    for command in ("demo", "impute"):
         assert command in out
     assert main(["--version"]) == 0
     assert "sklvar" in capsys.readouterr().out
@@ -94,7 +95,8 @@ def test_impute_parquet(gappy_csv, tmp_path):
         ("", [], "cannot read"),
         ("time,a,b\n1,x,2\n2,,3\n", ["--time-column", "time"],
          "non-numeric column(s) 'a'"),
-        ("t,a\n2024-01-01,1\n2024-01-02,\n", [], "use --time-column"),
+        # an ISO first column is detected (issue 15); a later one is not
+        ("a,t\n1,2024-01-01\n,2024-01-02\n", [], "use --time-column"),
         ("a,b\n1,2\n3,4\n", [], "no missing value"),
         ("a,b\n,\n,\n", [], "no observed value"),
         ("a,b\n1,2\n,4\n", ["--time-column", "c"], "--time-column 'c' is not a column"),
@@ -157,14 +159,12 @@ def test_every_command_has_the_same_threads_default():
     from sklvar.cli import _DEFAULT_THREADS, _build_parser
 
     parser = _build_parser()
-    commands = (["demo"], ["impute", "in.csv", "-o", "out.csv"],
-                ["benchmark", "lorenz63"])
+    commands = (["demo"], ["impute", "in.csv", "-o", "out.csv"])
     assert {parser.parse_args(c).threads for c in commands} == {_DEFAULT_THREADS}
     assert _DEFAULT_THREADS == 1
 
 
-@pytest.mark.parametrize("command", [["demo"], ["impute", "in.csv", "-o", "o.csv"],
-                                     ["benchmark", "lorenz63"]])
+@pytest.mark.parametrize("command", [["demo"], ["impute", "in.csv", "-o", "o.csv"]])
 def test_negative_threads_is_a_usage_error(command, capsys):
     assert main([*command, "--threads", "-1"]) == 2
     assert ("--threads must be 0 (torch's default) or a positive count, got -1."
@@ -202,71 +202,13 @@ def test_demo_rejects_short_series(capsys):
     assert "too short" in capsys.readouterr().err
 
 
-def test_benchmark_without_benchmarks_module(monkeypatch, tmp_path, capsys):
-    import sklvar.cli as cli
-
-    monkeypatch.setattr(cli, "_load_benchmarks", lambda: None)
+def test_benchmark_is_not_an_installed_command(capsys):
+    # issue 15: the benchmarks run from a checkout (python benchmarks/paper.py)
     assert main(["benchmark", "lorenz63"]) == 2
-    assert "benchmarks are not available" in capsys.readouterr().err
-
-
-def test_benchmark_calls_run_benchmark(monkeypatch, capsys):
-    import types
-
-    import torch
-
-    calls = []
-
-    def run_benchmark(name, quick=False, *, threads=1):
-        calls.append((name, quick, threads))
-        return "done"
-
-    fake = types.ModuleType("benchmarks.paper")
-    fake.run_benchmark = run_benchmark
-    monkeypatch.setitem(sys.modules, "benchmarks.paper", fake)
-    assert main(["benchmark", "mnist", "--quick"]) == 0
-    assert main(["benchmark", "lorenz63", "--threads", "2"]) == 0
-    assert main(["benchmark", "lorenz96", "--threads", "0"]) == 0
-    assert calls == [("mnist", True, 1), ("lorenz63", False, 2),
-                     ("lorenz96", False, torch.get_num_threads())]
-    assert "done" in capsys.readouterr().out
-
-
-def test_benchmark_module_loaded_from_the_current_folder(monkeypatch, tmp_path):
-    import importlib
-
-    import sklvar.cli as cli
-
-    (tmp_path / "benchmarks").mkdir()
-    (tmp_path / "benchmarks" / "paper.py").write_text(
-        "from __future__ import annotations\n"
-        "from dataclasses import dataclass\n\n\n"
-        "@dataclass\nclass Row:\n    name: str\n\n\n"
-        "def run_benchmark(name, quick=False):\n    return Row(name)\n"
-    )
-    real_import = importlib.import_module
-
-    def no_benchmarks_package(name, *args):
-        if name.startswith("benchmarks"):
-            raise ModuleNotFoundError(f"No module named {name!r}", name="benchmarks")
-        return real_import(name, *args)
-
-    monkeypatch.setattr(importlib, "import_module", no_benchmarks_package)
-    monkeypatch.chdir(tmp_path)
-    saved = sys.modules.pop("benchmarks.paper", None)
-    try:
-        module = cli._load_benchmarks()
-        assert module.run_benchmark("lorenz63").name == "lorenz63"
-        assert module.__file__ == str(tmp_path / "benchmarks" / "paper.py")
-    finally:  # leave the real benchmarks.paper (or none) for later tests
-        sys.modules.pop("benchmarks.paper", None)
-        if saved is not None:
-            sys.modules["benchmarks.paper"] = saved
-
-
-def test_benchmark_rejects_unknown_name(capsys):
-    assert main(["benchmark", "cifar"]) == 2
-    assert "invalid choice" in capsys.readouterr().err
+    assert "invalid choice: 'benchmark'" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+    assert "benchmarks/paper.py NAME --out DIR" in " ".join(
+        capsys.readouterr().out.split())
 
 
 def test_python_m_sklvar_runs_the_demo_by_default(monkeypatch):
@@ -282,3 +224,110 @@ def test_python_m_sklvar_runs_the_demo_by_default(monkeypatch):
             runpy.run_module("sklvar", run_name="__main__")
         assert exc.value.code == 0
         assert calls[-1] == expected
+
+
+# ----------------------------------------------- issue 15: never lie or destroy
+def test_impute_refuses_to_overwrite_its_input(gappy_csv, capsys):
+    path, _ = gappy_csv
+    before = path.read_bytes()
+    assert main(["impute", str(path), "-o", str(path), *FAST]) == 2
+    assert "is the input file" in capsys.readouterr().err
+    assert path.read_bytes() == before
+
+
+def test_impute_overwrites_its_input_with_force(gappy_csv, capsys):
+    pd = pytest.importorskip("pandas")
+    path, _ = gappy_csv
+    assert main(["impute", str(path), "-o", str(path), "--force", *FAST]) == 0
+    assert not pd.read_csv(path).isna().any().any()
+
+
+def test_impute_detects_an_iso_time_column(gappy_csv, tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    path, df = gappy_csv
+    out = tmp_path / "out.csv"
+    assert main(["impute", str(path), "-o", str(out), *FAST]) == 0
+    assert "'time' holds ISO time stamps" in capsys.readouterr().err
+    result = pd.read_csv(out)
+    assert list(result.columns) == ["time", "a", "b", "c"]
+    assert pd.to_datetime(result["time"]).equals(df["time"])
+
+
+def test_impute_of_a_directory_says_so(tmp_path, capsys):
+    assert main(["impute", str(tmp_path), "-o", str(tmp_path / "o.csv")]) == 2
+    assert "it is a directory; expected a CSV or Parquet file" in \
+        capsys.readouterr().err
+
+
+def test_interrupted_impute_exits_130_and_writes_nothing(gappy_csv, tmp_path,
+                                                          monkeypatch, capsys):
+    from sklvar import VariationalImputer
+
+    def interrupted(self, X, y=None, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(VariationalImputer, "fit_transform", interrupted)
+    path, _ = gappy_csv
+    out = tmp_path / "out.csv"
+    assert main(["impute", str(path), "-o", str(out), *FAST]) == 130
+    assert "interrupted; no output written" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_failed_write_leaves_no_partial_file(gappy_csv, tmp_path, monkeypatch,
+                                             capsys):
+    pd = pytest.importorskip("pandas")
+    path, _ = gappy_csv
+    out = tmp_path / "out.csv"
+    out.write_text("previous\n")
+
+    def broken(self, target, *args, **kwargs):
+        pathlib.Path(target).write_text("half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
+    assert main(["impute", str(path), "-o", str(out), *FAST]) == 2
+    assert "disk full" in capsys.readouterr().err
+    assert out.read_text() == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
+def test_epoch_log_has_no_colour_codes_when_piped(capsys):
+    from sklvar.net import print_log_sink
+
+    print_log_sink("\x1b[36mtrain_loss\x1b[0m")
+    assert capsys.readouterr().out == "train_loss\n"
+
+
+def test_sigint_during_training_exits_130_without_output(gappy_csv, tmp_path):
+    # end to end: a real SIGINT to a real process, during skorch's epochs
+    import os
+    import signal
+    import subprocess
+    import time
+
+    path, _ = gappy_csv
+    out = tmp_path / "out.csv"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(pathlib.Path(__file__).resolve().parents[1]),
+         os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sklvar", "impute", str(path), "-o", str(out),
+         "--window", "16", "--prior", "pca", "--max-epochs", "100000",
+         "--n-solver-iter", "2", "-v"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        line = ""
+        deadline = time.monotonic() + 60
+        while "train_loss" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline()  # the epoch log: training has begun
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted (Ctrl-C) at epoch" in err
+    assert "no output written" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]

@@ -30,7 +30,8 @@ def _run_parallel(names, args):
                 str(args.seed),
             ]
             cmd += ["--quick"] if args.quick else []
-            cmd += ["--out", str(args.out)] if args.out else []
+            cmd += ["--out", str(args.out)]
+            cmd += ["--no-figures"] if args.no_figures else []
             cmd += ["--mnist", str(args.mnist)] if args.mnist else []
             if args.mnist_noise_ratio is not None:
                 cmd += ["--mnist-noise-ratio", str(args.mnist_noise_ratio)]
@@ -57,8 +58,13 @@ def main(argv=None):
     parser.add_argument(
         "--out",
         type=Path,
-        default=None,
-        help="folder for RESULTS.md and figures/ (default: benchmarks/)",
+        required=True,
+        help="folder for RESULTS.md and figures/ (required, so that no run "
+        "overwrites the committed benchmarks/RESULTS.md unless asked: --out "
+        "benchmarks)",
+    )
+    parser.add_argument(
+        "--no-figures", action="store_true", help="write no figure (no matplotlib)"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument(
@@ -99,6 +105,7 @@ def main(argv=None):
                 seed=args.seed,
                 mnist_path=args.mnist,
                 overrides=overrides,
+                figures=not args.no_figures,
             )
         )
     return 0

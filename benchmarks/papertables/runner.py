@@ -217,8 +217,11 @@ def run_benchmark(
         Which table: Table 1 (mnist) or Table 2 (lorenz63, lorenz96).
     quick : bool, default=False
         Small data and few epochs (minutes) instead of the full configuration.
-    out_dir : path or None, default=None
-        Where ``RESULTS.md`` and ``figures/`` go; None is the ``benchmarks/`` folder.
+    out_dir : path
+        Folder where ``RESULTS.md`` and ``figures/`` go (created if needed).
+        Required: there is no default, so that a run never overwrites the
+        committed ``benchmarks/RESULTS.md`` and figures unless asked to
+        (``out_dir="benchmarks"``).
     threads : int, default=1
         torch (and BLAS) threads.
     seed : int, default=0
@@ -229,7 +232,7 @@ def run_benchmark(
     overrides : dict or None
         Merged into the configuration (see ``CONFIGS``), e.g. smaller sizes.
     figures : bool, default=True
-        Draw the figures.
+        Draw the figures (needs matplotlib, checked before the run starts).
     verbose : int, default=1
         Print progress.
 
@@ -238,6 +241,21 @@ def run_benchmark(
     summary : str
         The markdown section(s) written to RESULTS.md.
     """
+    if out_dir is None:
+        raise ValueError(
+            "out_dir is required: the folder for RESULTS.md and figures/ (for "
+            "example out_dir='bench-out'); pass out_dir='benchmarks' to update "
+            "the committed results on purpose."
+        )
+    if figures:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(
+                "figures=True needs matplotlib (pip install matplotlib), checked "
+                "before the run so that it is not lost; or pass figures=False "
+                "(--no-figures)."
+            ) from exc
     if name == "all":
         return "\n".join(
             run_benchmark(
@@ -257,7 +275,8 @@ def run_benchmark(
     from threadpoolctl import threadpool_limits
 
     cfg = get_config(name, quick, overrides)
-    out = Path(out_dir) if out_dir is not None else BENCHMARKS_DIR
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     log = print if verbose else (lambda *a, **k: None)
     t_start = time.perf_counter()
     n_threads = torch.get_num_threads()

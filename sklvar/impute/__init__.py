@@ -4,7 +4,7 @@
 DictionaryImputer`` does not import torch.
 """
 
-__all__ = ["DictionaryImputer", "VariationalImputer"]
+__all__ = ["DictionaryImputer", "TrainingInterruptedWarning", "VariationalImputer"]
 
 
 def __getattr__(name):
@@ -12,6 +12,10 @@ def __getattr__(name):
         from ._variational import VariationalImputer
 
         return VariationalImputer
+    if name == "TrainingInterruptedWarning":
+        from ._variational import TrainingInterruptedWarning
+
+        return TrainingInterruptedWarning
     if name == "DictionaryImputer":
         from ._dictionary import DictionaryImputer
 

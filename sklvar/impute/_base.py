@@ -36,6 +36,42 @@ def _with_threads(method):
     return wrapper
 
 
+def _atomic_fit(method):
+    """Make ``fit`` all or nothing: on any exception the estimator is restored.
+
+    The instance's attributes are saved before the call and put back when it
+    raises (a ``KeyboardInterrupt`` included), so a failed or interrupted fit
+    leaves the estimator as it was before the call (unfitted, or fitted by
+    the previous call), never half-updated. Put it under ``_with_threads``.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        saved = dict(self.__dict__)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    return wrapper
+
+
+def _non_numeric_columns(X):
+    """Indices of the columns of a 2-D object array that are not numbers."""
+    X = np.asarray(X, dtype=object)
+    if X.ndim != 2:
+        return []
+    bad = []
+    for j in range(X.shape[1]):
+        try:
+            X[:, j].astype(np.float64)
+        except (ValueError, TypeError):
+            bad.append(j)
+    return bad
+
+
 class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Base class of the sklvar imputers (not public).
 
@@ -103,10 +139,28 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                     "only (encode or drop the others; missing entries as "
                     f"missing_values={self.missing_values!r})."
                 )
-        X = validate_data(
-            self, X, reset=reset, dtype=FLOAT_DTYPES,
-            ensure_all_finite="allow-nan" if allow_nan else True,
-        )
+        try:
+            X = validate_data(
+                self, X, reset=reset, dtype=FLOAT_DTYPES,
+                ensure_all_finite="allow-nan" if allow_nan else True,
+            )
+        except ValueError as exc:
+            msg = str(exc)
+            if "could not convert string to float" in msg:
+                cols = _non_numeric_columns(X)
+                raise ValueError(
+                    f"X has non-numeric entries (columns {cols}: {msg}); expected "
+                    "numbers only (encode or drop the other columns; missing "
+                    f"entries as missing_values={self.missing_values!r})."
+                ) from exc
+            if not allow_nan and "contains NaN" in msg:
+                raise ValueError(
+                    f"X contains NaN, but missing_values={self.missing_values!r}: "
+                    "expected no NaN in X (missing entries must be "
+                    f"{self.missing_values!r}); pass missing_values=np.nan if NaN "
+                    "marks the missing entries, or replace the NaN."
+                ) from exc
+            raise
         missing = np.isnan(X) if allow_nan else (X == self.missing_values)
         if mask is None:
             observed = ~missing
@@ -233,7 +287,16 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         # whole tables are solved in double precision (sparse direct solve)
         dtype = np.float64 if self.layout_.kind == "table" else None
         Z = self.codec_.standardize(X, observed, dtype)
-        out = self.codec_.destandardize(self._impute_standardized(Z, observed))
+        Z_hat = self._impute_standardized(Z, observed)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self.codec_.destandardize(Z_hat)
+        if np.all(np.isfinite(Z_hat)) and not np.all(np.isfinite(out)):
+            raise ValueError(
+                f"{type(self).__name__}: the imputed values overflow float64 in "
+                "the units of X (its values are close to the largest float, "
+                f"{np.finfo(np.float64).max:.3g}); rescale X (for example divide "
+                "it by a power of 10) before imputing."
+            )
         if not np.all(np.isfinite(out)):
             raise FloatingPointError(
                 f"{type(self).__name__} produced non-finite values; the model "
@@ -370,6 +433,61 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         var = self.codec_.scaling.scale**2
         total = (err.sum(axis=(0, 2)) / var).sum()
         return -float(total / target_mask.sum())
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path):
+        """Save the fitted estimator to a file that is safe to load.
+
+        The file (a numpy ``.npz`` archive) holds the parameters, the fitted
+        state (standardisation, layout, model weights, field coefficients...)
+        as numeric arrays and JSON, and the sklvar version. :meth:`load`
+        reads it with ``allow_pickle=False``: loading never executes code, so
+        a file from an untrusted source cannot run anything (it can still
+        hold a bad model). Pickle (and ``joblib``) keep working, but load
+        pickles only from sources you trust.
+
+        Only estimators whose parameters are plain values can be saved this
+        way: prior and solver by name, ``callbacks=None``, an int or None
+        ``random_state``; otherwise a ``TypeError`` names the parameter.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write (any name; ``.npz`` is customary).
+
+        .. versionadded:: 0.2
+        """
+        from ._persist import save_estimator
+
+        save_estimator(self, path)
+
+    @classmethod
+    def load(cls, path, *, device=None):
+        """Load an estimator written by :meth:`save` (no code is executed).
+
+        Parameters
+        ----------
+        path : str or path-like
+        device : str or None, default=None
+            Torch device of the loaded model (``VariationalImputer``); None
+            keeps the saved ``device``.
+
+        Returns
+        -------
+        estimator : instance of this class, fitted
+
+        Raises
+        ------
+        ValueError
+            When the file is not a sklvar estimator file, was written in
+            another format version, or holds another class. A file written
+            by another sklvar version loads with a ``UserWarning``.
+
+        .. versionadded:: 0.2
+        """
+        from ._persist import load_estimator
+
+        return load_estimator(cls, path, device=device)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

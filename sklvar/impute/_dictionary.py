@@ -13,7 +13,7 @@ from sklearn.decomposition import MiniBatchDictionaryLearning, sparse_encode
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _BaseImputer, _with_threads
+from ._base import _atomic_fit, _BaseImputer, _with_threads
 
 _TRANSFORM_ALGORITHMS = ("omp", "lasso_lars", "lasso_cd")
 
@@ -295,6 +295,7 @@ class DictionaryImputer(_BaseImputer):
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     @_with_threads
+    @_atomic_fit
     def fit(self, X, y=None, *, mask=None):
         """Learn the dictionary.
 

@@ -3,6 +3,7 @@
 import contextlib
 import copy
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -15,9 +16,11 @@ from skorch.callbacks import Callback, ProgressBar
 from ..energy import VariationalCost
 from ..model import VariationalModel
 from ..net import (
+    DivergenceGuard,
     IterationCurriculum,
     TimeBudget,
     VariationalNet,
+    catch_sigint,
     prior_param_groups,
 )
 from ..priors import PRIORS, Prior
@@ -35,7 +38,11 @@ from ..utils._gmrf import (
 )
 from ..utils._threads import blas_threads
 from ..utils._torch import check_device, seed_from_random_state, torch_threads
-from ._base import _BaseImputer, _with_threads
+from ._base import _atomic_fit, _BaseImputer, _with_threads
+
+
+class TrainingInterruptedWarning(UserWarning):
+    """Training was interrupted by Ctrl-C (SIGINT) before its last epoch."""
 
 
 def _build_component(kind, choice, registry, params, layout, context):
@@ -240,6 +247,18 @@ class VariationalImputer(_BaseImputer):
         When > 0, print the resolved layout and the model built (prior and
         solver classes, number of parameters, threads), then show a progress
         bar and skorch's per-epoch log (loss, solver iterations, time).
+    keep_interrupted : bool, default=False
+        What :meth:`fit` does when training is interrupted by Ctrl-C
+        (SIGINT; skorch would otherwise end training quietly): it always warns
+        (``TrainingInterruptedWarning``, naming the epoch reached); with
+        False it then re-raises ``KeyboardInterrupt`` and leaves the estimator
+        as it was before the call; with True it keeps the partly trained
+        model, fitted, with ``interrupted_ = True``. A Ctrl-C outside the
+        training epochs (the field fit of series tables, the prior's
+        pre-training with ``joint=False``) always warns, re-raises and
+        leaves the estimator as it was.
+
+        .. versionadded:: 0.2
     callbacks : list or None, default=None
         Extra skorch callbacks for training, as ``(name, callback)`` pairs or
         callback instances, run after the iteration curriculum; e.g.
@@ -256,6 +275,9 @@ class VariationalImputer(_BaseImputer):
         Training history (losses, solver iterations per epoch).
     n_iter_ : int
         Number of epochs run.
+    interrupted_ : bool
+        True when training was interrupted by Ctrl-C and the model kept
+        (``keep_interrupted=True``).
     layout_ : SampleLayout
         Resolved sample layout: ``layout_.kind`` ("vector", "series" or
         "image"), ``layout_.shape`` (the shape of one sample, channels first,
@@ -327,6 +349,7 @@ class VariationalImputer(_BaseImputer):
         "initial_strategy": [StrOptions({"auto", "mean", "linear"})],
         "callbacks": [list, None],
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
+        "keep_interrupted": ["boolean"],
     }
 
     _divergence_hint = " Try a smaller lr or fewer solver iterations."
@@ -363,6 +386,7 @@ class VariationalImputer(_BaseImputer):
         random_state=None,
         verbose=0,
         callbacks=None,
+        keep_interrupted=False,
     ):
         self.prior = prior
         self.solver = solver
@@ -393,6 +417,7 @@ class VariationalImputer(_BaseImputer):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.keep_interrupted = keep_interrupted
 
     @contextlib.contextmanager
     def _thread_limits(self):
@@ -472,7 +497,10 @@ class VariationalImputer(_BaseImputer):
                                   self.n_solver_iter)
         else:
             schedule = IterationCurriculum(self.n_solver_iter_start, self.n_solver_iter)
-        callbacks = [("curriculum", schedule)]
+        hint = (f" Lower lr (got lr={self.lr:g}), n_solver_iter "
+                f"({self.n_solver_iter}) or max_epochs, or check the data.")
+        callbacks = [("curriculum", schedule),
+                     ("divergence", DivergenceGuard(hint=hint))]
         if self.verbose > 0:  # a progress bar besides skorch's per-epoch log
             callbacks.append(("progress_bar", ProgressBar()))
         for i, cb in enumerate(copy.deepcopy(self.callbacks or [])):
@@ -491,6 +519,7 @@ class VariationalImputer(_BaseImputer):
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     @_with_threads
+    @_atomic_fit
     def fit(self, X, y=None, *, mask=None):
         """Train the prior and the solver.
 
@@ -511,6 +540,22 @@ class VariationalImputer(_BaseImputer):
         self._check_params()
         X, observed, X_true = self._prepare_fit(X, y, mask)
         self._resolved()
+        try:
+            return self._fit_validated(X, observed, X_true)
+        except KeyboardInterrupt as exc:
+            # a Ctrl-C outside skorch's loop (the field fit, the prior's
+            # pre-training) propagates as it is; it is announced here
+            if not getattr(exc, "sklvar_warned", False):
+                stage = ("the field-model fit" if self.layout_.kind == "table"
+                         else "the preparation or the prior's pre-training")
+                warnings.warn(
+                    f"VariationalImputer fit was interrupted (Ctrl-C) during "
+                    f"{stage}: the estimator is left as it was before fit.",
+                    TrainingInterruptedWarning,
+                )
+            raise
+
+    def _fit_validated(self, X, observed, X_true):
         if self.layout_.kind == "table":
             self._fit_table(X, observed, X_true)
             return self
@@ -544,29 +589,68 @@ class VariationalImputer(_BaseImputer):
                     callback=self._print_pretraining if self.verbose > 0 else None,
                 )
             prior.requires_grad_(False)
-        net = VariationalNet(
+        net = self._make_net(model, seed, self_supervised=T is None)
+        with catch_sigint() as sigint:
+            net.fit({"y": Y, "observed_mask": M}, T)
+        interrupted = sigint["interrupted"]
+        if interrupted:
+            reached = len(net.history)
+            kept = ("the partly trained model is kept (keep_interrupted=True)"
+                    if self.keep_interrupted else "the estimator is left as it "
+                    "was before fit; pass keep_interrupted=True to keep the "
+                    "partly trained model")
+            warnings.warn(
+                f"VariationalImputer training was interrupted (Ctrl-C) at epoch "
+                f"{reached} of max_epochs={self.max_epochs}: {kept}.",
+                TrainingInterruptedWarning,
+            )
+            if not self.keep_interrupted:
+                exc = KeyboardInterrupt()
+                exc.sklvar_warned = True
+                raise exc
+        net.module_.n_iter = self.n_solver_iter
+        net.module_.eval()
+        self.net_ = net
+        self.history_ = net.history
+        self.n_iter_ = len(net.history)
+        self.interrupted_ = interrupted
+
+    def _make_net(self, model, seed, *, self_supervised, callbacks=True):
+        return VariationalNet(
             model,
             optimizer=torch.optim.Adam,
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             device=self.device,
-            verbose=self.verbose,
+            verbose=self.verbose if callbacks else 0,
             iterator_train__shuffle=True,
             optimizer__param_groups=prior_param_groups(self.joint, self.lr),
-            callbacks=self._callbacks(),
+            callbacks=self._callbacks() if callbacks else None,
             loss_weights=tuple(float(w) for w in self.loss_weights),
-            self_supervised=T is None,
+            self_supervised=self_supervised,
             hide_fraction=self.hide_fraction,
             hide_block=self.layout_.default_block(),
             random_state=seed,
         )
-        net.fit({"y": Y, "observed_mask": M}, T)
+
+    def _restore_net(self, state, history=None):
+        """Rebuild ``net_`` from saved weights (:meth:`load`)."""
+        from skorch.history import History
+
+        from ._persist import _read_value
+
+        check_device(self.device)
+        net = self._make_net(self._build_model(), 0, self_supervised=True,
+                             callbacks=False).initialize()
+        net.module_.load_state_dict(
+            {k: torch.from_numpy(np.array(v)) for k, v in state.items()})
         net.module_.n_iter = self.n_solver_iter
         net.module_.eval()
+        if history is not None:
+            net.history_ = History(_read_value(history["value"]))
         self.net_ = net
         self.history_ = net.history
-        self.n_iter_ = len(net.history)
 
     # --------------------------------------------------------- series tables
     def _field_spec(self):
@@ -652,6 +736,7 @@ class VariationalImputer(_BaseImputer):
                 )
             fitted.append((dict(spec), float(weight), coefs))
         self.field_models_ = fitted
+        self.interrupted_ = False
         self.n_iter_ = self._field_rounds
         self.fit_time_ = clock() - start
         if self.verbose > 0:
@@ -701,11 +786,24 @@ class VariationalImputer(_BaseImputer):
         )
 
     # ------------------------------------------------------------ inference
+    def _inference_device(self):
+        """The device to impute on: ``device``, the model moved there if needed.
+
+        ``set_params(device=...)`` after fit is honoured: the fitted model is
+        moved to the new device (a ``ValueError`` when it is not available).
+        """
+        if torch.device(self.device) != torch.device(self.net_.device):
+            check_device(self.device)
+            self.net_.module_.to(self.device)
+            self.net_.device = self.device
+        return self.net_.device
+
     def _run_batches(self, fn, *arrays):
+        device = self._inference_device()
         out = []
         for i in range(0, len(arrays[0]), self.batch_size):
             batch = [torch.from_numpy(np.ascontiguousarray(a[i:i + self.batch_size]))
-                     .to(self.net_.device) for a in arrays]
+                     .to(device) for a in arrays]
             with torch.no_grad():
                 out.append(fn(*batch).cpu().numpy())
         return np.concatenate(out).astype(np.float64)

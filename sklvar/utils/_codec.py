@@ -24,10 +24,15 @@ class Standardization:
     mean, scale : ndarray of shape (n_channels,)
         Mean and standard deviation of the observed training values of each
         channel (a feature, a series variable or an image channel).
+    constant : ndarray of bool of shape (n_channels,) or None, default=None
+        Channels whose observed training values are all equal (to ``mean``):
+        :meth:`SampleCodec.destandardize` returns ``mean`` there exactly,
+        whatever the model predicts. None: no constant channel.
     """
 
     mean: np.ndarray
     scale: np.ndarray
+    constant: np.ndarray = None
 
 
 class SampleCodec:
@@ -135,6 +140,22 @@ class SampleCodec:
         -----
         UserWarning
             When a channel has no observed value (its mean is 0, its scale 1).
+
+        Raises
+        ------
+        ValueError
+            When the values of a channel are too large for its mean or
+            standard deviation to be finite in float64.
+
+        Notes
+        -----
+        The scale of a channel is its standard deviation, computed on the
+        values divided by their largest magnitude (so that neither squares of
+        very large values overflow nor tiny ones underflow). A constant
+        channel (standard deviation below ``1e-12`` times its magnitude) is
+        scaled by the magnitude of its value (1 for a channel of zeros) and
+        marked ``constant``: it is imputed with its value. Data of any
+        magnitude, 1e-13 as well as 1e13, are imputed alike.
         """
         if initial_strategy == "auto":
             initial_strategy = "linear" if layout.kind == "series" else "mean"
@@ -143,22 +164,21 @@ class SampleCodec:
         n_channels = view.shape[1]
         mean = np.zeros(n_channels)
         scale = np.ones(n_channels)
+        constant = np.zeros(n_channels, dtype=bool)
         empty = []
         for c in range(n_channels):
             values = view[:, c][obs[:, c]]
             if values.size == 0:
                 empty.append(c)
                 continue
-            mean[c] = values.mean()
-            std = values.std()
-            scale[c] = std if std > 1e-12 * max(1.0, abs(mean[c])) else 1.0
+            mean[c], scale[c], constant[c] = _channel_scaling(values, name, c)
         if empty:
             warnings.warn(
                 f"{name}: channels {empty} have no observed value in the training "
                 "data; they are imputed by the learned model alone.",
                 UserWarning,
             )
-        return cls(layout, Standardization(mean, scale), X.shape[1], stride=stride,
+        return cls(layout, Standardization(mean, scale, constant), X.shape[1], stride=stride,
                    initial_strategy=initial_strategy, missing_values=missing_values,
                    dtype=dtype)
 
@@ -213,7 +233,8 @@ class SampleCodec:
         the codec's).
         """
         mean, scale = self.scaling.mean, self.scaling.scale
-        Z = (self.channel_view(X) - mean[:, None]) / scale[:, None]
+        # divided first: X - mean may overflow for values near the float limit
+        Z = self.channel_view(X) / scale[:, None] - (mean / scale)[:, None]
         Z = Z.reshape(X.shape)
         return np.where(observed, Z, 0.0).astype(dtype or self.dtype)
 
@@ -221,6 +242,9 @@ class SampleCodec:
         """Inverse of :meth:`standardize` (user units, float64)."""
         mean, scale = self.scaling.mean, self.scaling.scale
         out = self.channel_view(Z) * scale[:, None] + mean[:, None]
+        constant = self.scaling.constant
+        if constant is not None and constant.any():
+            out[:, constant] = mean[constant, None]
         return out.reshape(Z.shape)
 
     # -------------------------------------------------------------- samples
@@ -361,6 +385,32 @@ class SampleCodec:
             return np.where(M, Y, fill_values)
         shape = (len(Y),) + self.layout.shape
         return linear_fill(Y.reshape(shape), M.reshape(shape)).reshape(Y.shape)
+
+
+def _channel_scaling(values, name, channel):
+    """(mean, scale) of the observed values of one channel, in their own units."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        magnitude = float(np.max(np.abs(values)))
+        if not np.isfinite(magnitude):
+            raise ValueError(
+                f"{name}: X holds non-finite values in channel {channel}; expected "
+                "finite numbers (or missing_values) only."
+            )
+        if magnitude == 0.0:
+            return 0.0, 1.0, True
+        unit = values / magnitude
+        mean = float(unit.mean()) * magnitude
+        std = float(unit.std()) * magnitude
+    if not (np.isfinite(mean) and np.isfinite(std)):
+        raise ValueError(
+            f"{name}: the values of channel {channel} of X are too large (largest "
+            f"magnitude {magnitude:.3g}): their mean or standard deviation "
+            "overflows float64; expected magnitudes below about 1e300: rescale "
+            "X (for example divide it by a power of 10) before imputing."
+        )
+    if std > 1e-12 * max(abs(mean), np.finfo(np.float64).tiny):
+        return mean, std, False
+    return mean, abs(mean), True
 
 
 def _channel_view(layout, A):
