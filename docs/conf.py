@@ -22,6 +22,10 @@ import sys
 
 import sklvar
 
+# the gallery resolves the names an example uses (backreferences) even when it
+# does not run it: IterativeImputer needs scikit-learn's experimental flag
+import sklearn.experimental.enable_iterative_imputer  # noqa: E402,F401
+
 DOCS = pathlib.Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS / "_ext"))
