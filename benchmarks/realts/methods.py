@@ -69,9 +69,9 @@ METHODS = {
     "sklvar field(1)": sklvar_field1,
     **peers.PEERS,
     "SAITS": _pypots("saits"),
+    "BRITS": _pypots("brits"),
 }
 #: methods run on request only (--methods), outside the ranking
 EXTRA = {
     "sklvar cnn+lstm (old default)": sklvar_cnn_lstm,
-    "BRITS": _pypots("brits"),
 }

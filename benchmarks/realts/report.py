@@ -98,9 +98,9 @@ def write(results, methods, path, *, command, seeds, extra_methods=()):
         "**sklvar field(1)** = `prior=\"field\"`, order 1, one model, no choice; "
         "linear interpolation along time; scikit-learn's `KNNImputer` and "
         "`IterativeImputer` with their defaults; SoftImpute (shrinkage = largest "
-        "singular value / 50, fancyimpute's default); PyPOTS SAITS (windows of 48, "
-        "trained self-supervised on the gappy matrix, separate venv, "
-        "`benchmarks/peers/`).",
+        "singular value / 50, fancyimpute's default); PyPOTS SAITS and BRITS (windows "
+        "of 48, 100 epochs, trained self-supervised on the gappy matrix, separate "
+        "venv, `benchmarks/peers/`).",
         "",
     ]
     for protocol in PROTOCOLS:
