@@ -28,6 +28,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spl
 
+from ._masks import linear_fill
+
 __all__ = [
     "FIELD_CANDIDATES",
     "em_field",
@@ -267,14 +269,7 @@ def fit_temporal(Z, order, alpha, observed=None):
 
 def linear_fill_table(Z, observed):
     """Linear interpolation of every column of a (T, D) table along time."""
-    n_t, n_d = Z.shape
-    out = np.zeros((n_t, n_d))
-    t = np.arange(n_t)
-    for j in range(n_d):
-        m = observed[:, j]
-        if m.any():
-            out[:, j] = np.interp(t, t[m], Z[m, j])
-    return out
+    return linear_fill(np.asarray(Z).T, np.asarray(observed).T).T
 
 
 def em_field(Z, observed, *, order, alpha, kind="field", n_rounds=3, X0=None,
