@@ -9,10 +9,16 @@ from sklearn.preprocessing import StandardScaler
 from sklvar import VariationalImputer
 from sklvar.utils._gmrf import (
     _operator,
+    _phi_columns,
+    _solve_increments_rows,
     em_field,
     fit_field,
+    fit_increments,
+    increments_phi,
+    linear_fill_table,
     shifted_gaps_hide,
     solve_field,
+    solve_increments,
 )
 
 
@@ -219,3 +225,83 @@ def test_em_rejects_a_fit_that_has_not_settled():
     X8, _ = em_field(Z, obs, order=1, alpha=1e-3, n_rounds=8, tol=1e-4,
                      max_final_change=0.1)
     assert X8 is not None
+
+
+def _random_walks(n_t=300, n_d=5, seed=0):
+    """Random walks with increments correlated across series (one common factor)."""
+    rng = np.random.RandomState(seed)
+    common = rng.normal(size=(n_t, 1))
+    steps = common * rng.uniform(0.5, 1.5, n_d) + 0.3 * rng.normal(size=(n_t, n_d))
+    return np.cumsum(steps, axis=0)
+
+
+@pytest.mark.parametrize("order", [0, 1, 3])
+def test_increment_solve_equals_the_full_row_system(order):
+    # the system built from the missing columns only equals the one built
+    # from every residual row, edges included (gaps at the first/last steps)
+    rng = np.random.RandomState(order)
+    n_t, n_d = 40, 4
+    Z = _random_walks(n_t, n_d, seed=order)
+    obs = rng.uniform(size=Z.shape) > 0.3
+    obs[0, 0] = obs[-1, 1] = obs[-2, 1] = False
+    obs[:, 2] = True
+    B = 0.1 * rng.normal(size=(n_d, 2 * order + 1, n_d))
+    B[np.arange(n_d), order, np.arange(n_d)] = 0.0
+    c, w = 0.1 * rng.normal(size=n_d), rng.uniform(0.5, 1.5, n_d)
+    np.testing.assert_allclose(
+        _phi_columns(B, n_t, np.arange(n_t * n_d)).toarray(),
+        _operator(B, n_t).toarray(), atol=1e-14)
+    np.testing.assert_allclose(solve_increments(Z, obs, B, c, w),
+                               _solve_increments_rows(Z, obs, B, c, w), atol=1e-10)
+
+
+def test_increment_field_without_coupling_is_linear_interpolation():
+    Z = _random_walks()
+    rng = np.random.RandomState(1)
+    obs = rng.uniform(size=Z.shape) > 0.2
+    obs[0] = obs[-1] = True
+    n_d = Z.shape[1]
+    B, c, w = np.zeros((n_d, 3, n_d)), np.zeros(n_d), np.ones(n_d)
+    X = solve_increments(np.where(obs, Z, 0.0), obs, B, c, w)
+    np.testing.assert_allclose(X, linear_fill_table(np.where(obs, Z, 0.0), obs),
+                               atol=1e-10)
+    # and its Phi is the mean of the two time neighbours
+    P = increments_phi(Z, B, c, w)
+    np.testing.assert_allclose(P[1:-1], (Z[:-2] + Z[2:]) / 2, atol=1e-12)
+
+
+def test_increment_solution_is_a_fixed_point_of_its_phi():
+    Z = _random_walks()
+    obs = np.ones(Z.shape, dtype=bool)
+    obs[100:140, 0] = obs[200:230, 3] = False
+    coefs = fit_increments(linear_fill_table(Z, obs), 1, 1e-2, obs)
+    X = solve_increments(np.where(obs, Z, 0.0), obs, *coefs)
+    np.testing.assert_allclose(increments_phi(X, *coefs)[~obs], X[~obs], atol=1e-8)
+
+
+def test_increment_field_beats_the_level_field_on_correlated_random_walks():
+    Z = _random_walks(n_t=600, seed=2)
+    obs = np.ones(Z.shape, dtype=bool)
+    obs[200:320, :2] = False  # a long aligned gap in two series
+    Zg = np.where(obs, Z, 0.0)
+    errs = {}
+    for kind in ("increments", "field", "linear"):
+        X, _ = em_field(Zg, obs, kind=kind, order=0, alpha=1e-3, n_rounds=8, tol=1e-4)
+        errs[kind] = np.sqrt(np.mean((X - Z)[~obs] ** 2))
+    assert errs["increments"] < 0.6 * min(errs["field"], errs["linear"]), errs
+    Xg = Z.copy()
+    Xg[~obs] = np.nan
+    imp = VariationalImputer(prior="field", layout="series",
+                             prior_params={"kind": "increments", "order": 0})
+    Xh = imp.fit_transform(Xg)
+    assert _rmse(Xh, Z, ~obs) < 0.6 * errs["linear"]
+    assert np.isfinite(imp.project(Z)).all()
+
+
+def test_shifted_gaps_hide_does_not_move_interior_gaps_onto_the_edges():
+    obs = np.ones((100, 3), dtype=bool)
+    obs[30:70, 0] = False  # a long interior gap: most offsets would wrap it
+    for seed in range(20):
+        h = shifted_gaps_hide(obs, np.random.RandomState(seed))
+        assert not h[0].any() and not h[-1].any()
+        assert h[:, 1:].sum() == 0 and h.sum() > 0

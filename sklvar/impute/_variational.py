@@ -27,14 +27,14 @@ from ..priors import PRIORS, Prior
 from ..solvers import SOLVERS, Solver
 from ..utils._gmrf import (
     FIELD_CANDIDATES,
+    FIELD_KINDS,
     em_field,
     fit_field,
     field_phi,
-    fit_temporal,
+    increments_phi,
     linear_fill_table,
     linear_phi_coefs,
     select_field,
-    solve_field,
 )
 from ..utils._threads import blas_threads
 from ..utils._torch import check_device, seed_from_random_state, torch_threads
@@ -105,9 +105,11 @@ class VariationalImputer(_BaseImputer):
           coefficients of a stationary Gaussian field fitted by EM rounds
           on the observed entries (``prior_params``: ``order``, ``alpha``
           the ridge, ``kind`` ``"field"``, ``"temporal"`` (each series
-          alone) or ``"linear"``). With ``prior="auto"`` the model is chosen
+          alone), ``"increments"`` (a field on the first differences, solved
+          by least squares: for random-walk-like series) or ``"linear"``).
+          With ``prior="auto"`` the model is chosen
           among ``sklvar.utils._gmrf.FIELD_CANDIDATES`` (orders 0 to 3, two
-          ridges, series alone, linear interpolation) on held-out observed
+          ridges, series alone, increments, linear interpolation) on held-out observed
           entries (the table's own gaps shifted in time) and the best two
           are blended;
 
@@ -665,9 +667,10 @@ class VariationalImputer(_BaseImputer):
                 f"{sorted(spec)}."
             )
         spec.update(params)
-        if spec["kind"] not in ("field", "temporal", "linear"):
+        if spec["kind"] not in (*FIELD_KINDS, "linear"):
             raise ValueError(
-                "prior_params['kind'] must be 'field', 'temporal' or 'linear', got "
+                "prior_params['kind'] must be 'field', 'temporal', 'increments' "
+                "or 'linear', got "
                 f"{spec['kind']!r}."
             )
         if not isinstance(spec["order"], Integral) or spec["order"] < 0:
@@ -687,7 +690,7 @@ class VariationalImputer(_BaseImputer):
         if spec["kind"] == "linear":
             return None
         if T is not None:  # supervised: fit on the true states
-            fit = fit_field if spec["kind"] == "field" else fit_temporal
+            fit = FIELD_KINDS[spec["kind"]][0]
             return fit(T, spec["order"], spec["alpha"])
         _, coefs = em_field(Z, observed, n_rounds=self._field_rounds,
                             tol=self._field_tol,
@@ -707,6 +710,8 @@ class VariationalImputer(_BaseImputer):
             deadline = None if self.max_time is None else start + self.max_time / 2
             chosen, errors, ranked = select_field(
                 Z, observed, FIELD_CANDIDATES, rng, deadline=deadline, clock=clock,
+                n_rounds=self._select_rounds, tol=self._field_tol,
+                n_draws=self._select_draws,
             )
             self.validation_errors_ = np.array(
                 errors + [np.nan] * (len(FIELD_CANDIDATES) - len(errors))
@@ -751,6 +756,10 @@ class VariationalImputer(_BaseImputer):
     # changes by less than the tolerance (relative)
     _field_rounds = 8
     _field_tol = 1e-4
+    # EM rounds of each trial fit of the model choice
+    _select_rounds = 8
+    # hiding draws of the model choice
+    _select_draws = 3
     # a final fit whose last EM round still moves the fill by more than this
     # (relative) is unstable: the next candidate replaces it
     _field_max_change = 0.1
@@ -762,7 +771,7 @@ class VariationalImputer(_BaseImputer):
             if B is None:
                 X = linear_fill_table(Z, observed)
             else:
-                X = solve_field(Z, observed, *B)
+                X = FIELD_KINDS[spec["kind"]][1](Z, observed, *B)
             out += weight * X
         return out
     @staticmethod
@@ -839,8 +848,12 @@ class VariationalImputer(_BaseImputer):
         if self.layout_.kind == "table":
             Z = self.codec_.standardize(X, observed).astype(np.float64)
             out = np.zeros(Z.shape)
-            for _, weight, coefs in self.field_models_:
-                out += weight * field_phi(Z, *(coefs or linear_phi_coefs(Z.shape[1])))
+            for spec, weight, coefs in self.field_models_:
+                if spec["kind"] == "increments":
+                    out += weight * increments_phi(Z, *coefs)
+                else:
+                    out += weight * field_phi(
+                        Z, *(coefs or linear_phi_coefs(Z.shape[1])))
             return self.codec_.destandardize(out).astype(X.dtype, copy=False)
         prior = self.net_.module_.prior.eval()
         Z = self.codec_.standardize(X, observed)

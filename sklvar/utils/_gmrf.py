@@ -32,9 +32,12 @@ from ._masks import linear_fill
 
 __all__ = [
     "FIELD_CANDIDATES",
+    "FIELD_KINDS",
     "em_field",
     "field_phi",
     "fit_field",
+    "fit_increments",
+    "increments_phi",
     "fit_temporal",
     "gap_shaped_hide",
     "linear_fill_table",
@@ -42,6 +45,7 @@ __all__ = [
     "select_field",
     "shifted_gaps_hide",
     "solve_field",
+    "solve_increments",
 ]
 
 
@@ -146,6 +150,13 @@ def _operator(B, n_t, rows=None):
         (np.concatenate(vals), (np.concatenate(r_idx), np.concatenate(c_idx))),
         shape=shape,
     )
+
+
+def _lagged_phi(Z, B, c):
+    """:func:`field_phi` by a dense product with the lagged table (faster)."""
+    n_d = Z.shape[1]
+    order = (B.shape[1] - 1) // 2
+    return _lagged(Z, order) @ B.reshape(n_d, -1).T + c
 
 
 def field_phi(Z, B, c):
@@ -267,6 +278,207 @@ def fit_temporal(Z, order, alpha, observed=None):
     return B, c
 
 
+def fit_increments(Z, order, alpha, observed=None):
+    r"""(B, c, w) of the field on the first differences of a filled table.
+
+    The increments :math:`\Delta x_t = x_{t+1} - x_t` are modelled by a field
+    (:func:`fit_field`, on the steps where both ends of an increment are
+    observed); ``w`` are the inverse residual standard deviations of each
+    series' increments, the weights of :func:`solve_increments`. With ``B = 0``
+    the solve is linear interpolation; the field adds what the other series
+    say about how a series moves, which suits random-walk-like series (levels
+    that wander, increments that are correlated across series).
+    """
+    n_t, n_d = Z.shape
+    if n_t < 3:
+        return np.zeros((n_d, 2 * order + 1, n_d)), np.zeros(n_d), np.ones(n_d)
+    D = np.diff(Z, axis=0)
+    obs_d = None if observed is None else observed[1:] & observed[:-1]
+    # the ridge is relative to unit variances: fit on increments scaled to
+    # unit standard deviation, then scale the coefficients back
+    scale = np.ones(n_d)
+    for j in range(n_d):
+        d = D[:, j] if obs_d is None else D[obs_d[:, j], j]
+        if d.size >= 2 and d.std() > 0:
+            scale[j] = d.std()
+    B, c = fit_field(D / scale, order, alpha, obs_d)
+    B = B * scale[:, None, None] / scale[None, None, :]
+    c = c * scale
+    R = D - _lagged_phi(D, B, c)
+    sd = np.ones(n_d)
+    for j in range(n_d):
+        r = R[:, j] if obs_d is None else R[obs_d[:, j], j]
+        if r.size >= 2:
+            sd[j] = r.std()
+    floor = 1e-6 * max(float(sd.max()), 1e-12)
+    return B, c, 1.0 / np.maximum(sd, floor)
+
+
+def _increment_rows(observed, order):
+    """Flat indices of the increment residuals that involve a missing entry."""
+    n_t, n_d = observed.shape
+    any_miss = (~observed).any(axis=1)
+    # the residual of increment t reads x at steps t - S ... t + S + 1
+    times = np.flatnonzero(np.convolve(
+        any_miss.astype(float), np.ones(2 * order + 2), mode="full"
+    )[order + 1:order + n_t] > 0)
+    return (times[:, None] * n_d + np.arange(n_d)[None, :]).ravel()
+
+
+def increments_cost(observed, order):
+    """Entries of the sparse system of :func:`solve_increments` (an estimate)."""
+    n_d = observed.shape[1]
+    return int((~observed).sum()) * 2 * (2 * order + 1) * n_d
+
+
+def _increment_system(B, c, w, n_t, rows):
+    """(A, b): the weighted increment residuals ``A x - b`` of the given rows."""
+    n_d = B.shape[0]
+    n = (n_t - 1) * n_d
+    r = np.arange(n)
+    diff = sp.csr_matrix(
+        (np.r_[np.ones(n), -np.ones(n)], (np.r_[r, r], np.r_[r + n_d, r])),
+        shape=(n, n_t * n_d),
+    )
+    select = sp.csr_matrix(
+        (np.ones(len(rows)), (np.arange(len(rows)), rows)), shape=(len(rows), n)
+    )
+    wr = np.asarray(w, dtype=float)[rows % n_d]
+    A = (sp.diags(wr) @ (select - _operator(B, n_t - 1, rows)) @ diff).tocsc()
+    return A, wr * np.asarray(c, dtype=float)[rows % n_d]
+
+
+def increments_phi(Z, B, c, w):
+    r""":math:`\Phi(x)` of an increment field on a complete (T, D) table.
+
+    Each entry is replaced by the value that minimises the increment energy of
+    :func:`solve_increments` with every other entry fixed (its conditional
+    mode; for ``B = 0``, the mean of its two time neighbours).
+    """
+    n_t, n_d = Z.shape
+    if n_t < 2:
+        return np.array(Z, dtype=float)
+    A, b = _increment_system(B, c, w, n_t, np.arange((n_t - 1) * n_d))
+    x = np.asarray(Z, dtype=float).ravel()
+    grad = A.T @ (A @ x - b)
+    curv = np.asarray(A.multiply(A).sum(axis=0)).ravel()
+    return (x - grad / np.maximum(curv, 1e-300)).reshape(n_t, n_d)
+
+
+def _phi_columns(B, n_t, cols):
+    """Columns ``cols`` of the sparse matrix of :func:`_operator` (all rows).
+
+    Built from the transposed coefficients: row ``(t, j)`` reads column
+    ``(u, k)`` with weight ``B[j, s, k]`` where ``t + s = u``; near the two
+    ends, where :func:`_operator` repeats the edge step, those rows are built
+    exactly and replace the transposed ones.
+    """
+    n_d, width, _ = B.shape
+    order = (width - 1) // 2
+    cols = np.asarray(cols)
+    u, k = np.divmod(cols, n_d)
+    r_idx, c_idx, vals = [], [], []
+    local = np.arange(len(cols))
+    for i, s in enumerate(range(-order, order + 1)):
+        C = B[:, i, :]  # (D, D): row j reads series k
+        used = np.flatnonzero(np.any(C != 0, axis=1))
+        if used.size == 0:
+            continue
+        t = u - s
+        ok = (t >= 0) & (t < n_t)
+        v = C[used][:, k[ok]].T  # (n_ok, n_used)
+        keep = v != 0
+        c_idx.append(np.broadcast_to(local[ok][:, None], v.shape)[keep])
+        r_idx.append((t[ok][:, None] * n_d + used[None, :])[keep])
+        vals.append(v[keep])
+    shape = (n_t * n_d, len(cols))
+    P = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(r_idx), np.concatenate(c_idx))),
+        shape=shape,
+    ) if vals else sp.csr_matrix(shape)
+    if order == 0:
+        return P
+    edge_t = np.unique(np.r_[np.arange(min(order, n_t)),
+                             np.arange(max(0, n_t - order), n_t)])
+    edge = (edge_t[:, None] * n_d + np.arange(n_d)[None, :]).ravel()
+    inner = np.ones(n_t * n_d)
+    inner[edge] = 0.0
+    exact = _operator(B, n_t, edge)[:, cols]
+    place = sp.csr_matrix(
+        (np.ones(len(edge)), (edge, np.arange(len(edge)))),
+        shape=(n_t * n_d, len(edge)),
+    )
+    return (sp.diags(inner) @ P + place @ exact).tocsr()
+
+
+def solve_increments(Z, observed, B, c, w):
+    r"""Missing entries that best fit the increment field, by least squares.
+
+    Minimises :math:`\sum_{t,j} w_j^2 \big((I - \tilde\Phi)(\Delta x)_{t,j}
+    - c_j\big)^2` over the missing entries, observed ones kept (the energy of
+    the increment field; an SPD sparse solve). The system is built from the
+    columns of the missing entries only, so its cost grows with their number,
+    not with the table's size.
+    """
+    n_t, n_d = Z.shape
+    y = np.where(observed, Z, 0.0)
+    out = y.ravel().copy()
+    miss = np.flatnonzero(~observed.ravel())
+    if miss.size == 0:
+        return out.reshape(n_t, n_d)
+    if n_t < 2:
+        out[miss] = np.nan
+        return out.reshape(n_t, n_d)
+    w = np.asarray(w, dtype=float)
+    c = np.asarray(c, dtype=float)
+    n = (n_t - 1) * n_d
+    # D restricted to the missing columns: x_{t,k} enters the increments
+    # (t - 1, k) with +1 and (t, k) with -1
+    t, k = np.divmod(miss, n_d)
+    m_idx = np.arange(miss.size)
+    up, down = t >= 1, t <= n_t - 2
+    D_m = sp.csr_matrix(
+        (np.r_[np.ones(up.sum()), -np.ones(down.sum())],
+         (np.r_[(t[up] - 1) * n_d + k[up], t[down] * n_d + k[down]],
+          np.r_[m_idx[up], m_idx[down]])),
+        shape=(n, miss.size),
+    )
+    touched = np.flatnonzero(D_m.getnnz(axis=1) > 0)
+    Phi_D = _phi_columns(B, n_t - 1, touched) @ D_m[touched]
+    A_m = (sp.diags(np.tile(w, n_t - 1)) @ (D_m - Phi_D)).tocsc()
+    # residuals of the table with the missing entries at 0
+    d0 = np.diff(y, axis=0)
+    r0 = (d0 - _lagged_phi(d0, B, c)) * w
+    rhs = -A_m.T @ r0.ravel()
+    with np.errstate(all="ignore"):
+        try:
+            out[miss] = spl.spsolve((A_m.T @ A_m).tocsc(), rhs)
+        except (RuntimeError, ValueError):  # singular factor
+            out[miss] = np.nan
+    return out.reshape(n_t, n_d)
+
+
+def _solve_increments_rows(Z, observed, B, c, w):
+    """:func:`solve_increments` from the full rows (reference, for tests)."""
+    n_t, n_d = Z.shape
+    y = np.where(observed, Z, 0.0).ravel()
+    miss = ~observed.ravel()
+    out = y.copy()
+    order = (B.shape[1] - 1) // 2
+    A, b = _increment_system(B, c, w, n_t, _increment_rows(observed, order))
+    A_m, A_o = A[:, miss], A[:, ~miss]
+    out[miss] = spl.spsolve((A_m.T @ A_m).tocsc(), A_m.T @ (b - A_o @ y[~miss]))
+    return out.reshape(n_t, n_d)
+
+
+#: how each kind of field model is fitted (on a filled table) and solved
+FIELD_KINDS = {
+    "field": (fit_field, solve_field),
+    "temporal": (fit_temporal, solve_field),
+    "increments": (fit_increments, solve_increments),
+}
+
+
 def linear_fill_table(Z, observed):
     """Linear interpolation of every column of a (T, D) table along time."""
     return linear_fill(np.asarray(Z).T, np.asarray(observed).T).T
@@ -277,7 +489,9 @@ def em_field(Z, observed, *, order, alpha, kind="field", n_rounds=3, X0=None,
     """Fit the field by EM rounds and return (imputed table, (B, c)).
 
     ``kind`` is ``"field"`` (time x series), ``"temporal"`` (each series from
-    its own past and future) or ``"linear"`` (linear interpolation, no fit).
+    its own past and future), ``"increments"`` (a field on the first
+    differences, :func:`fit_increments`) or ``"linear"`` (linear
+    interpolation, no fit).
     At most ``n_rounds`` rounds; fewer when the fill of the missing entries
     changes by less than ``tol`` (relative, in norm) from one round to the
     next. The first fill is ``X0`` (None: linear interpolation along time).
@@ -299,13 +513,13 @@ def em_field(Z, observed, *, order, alpha, kind="field", n_rounds=3, X0=None,
         return linear_fill_table(Z, observed), None
     X = linear_fill_table(Z, observed) if X0 is None else X0
     bound = 5.0 * max(1.0, float(np.abs(Z[observed]).max(initial=0.0)))
-    fit = fit_field if kind == "field" else fit_temporal
+    fit, solve = FIELD_KINDS[kind]
     coefs = None
     missing = ~observed
     change, scale = 0.0, 1.0
     for _ in range(n_rounds):
         coefs = fit(X, order, alpha, observed if target_rows == "observed" else None)
-        X_new = solve_field(Z, observed, *coefs)
+        X_new = solve(Z, observed, *coefs)
         if not np.all(np.isfinite(X_new)) or np.abs(X_new).max() > bound:
             return None, None
         change = np.linalg.norm((X_new - X)[missing])
@@ -318,13 +532,36 @@ def em_field(Z, observed, *, order, alpha, kind="field", n_rounds=3, X0=None,
     return X, coefs
 
 
-def shifted_gaps_hide(observed, rng, min_fraction=0.02, default_length=10):
+def _drop_edge_runs(rolled, missing):
+    """``rolled`` without its runs that touch the first or last step.
+
+    A run of a column is kept at an edge only where that column's own gaps
+    reach the same edge (an interior gap moved onto an edge would be scored
+    as an extrapolation, a different problem).
+    """
+    out = rolled.copy()
+    n_t = rolled.shape[0]
+    for j in range(rolled.shape[1]):
+        starts, lengths = _runs(rolled[:, j])
+        for start, length in zip(starts, lengths):
+            end = start + length
+            if (start == 0 and not missing[0, j]) or \
+                    (end == n_t and not missing[-1, j]):
+                out[start:end, j] = False
+    return out
+
+
+def shifted_gaps_hide(observed, rng, min_fraction=0.02, default_length=10,
+                      wrap="drop"):
     """Hide observed entries where the table's own gaps fall when shifted in time.
 
     The missing pattern of the table is rolled along time by a random offset
     (the same for every column, so gaps aligned across series stay aligned,
     runs keep their lengths and stay in their series) and intersected with the
-    observed entries. Where that hides fewer than ``min_fraction`` of the
+    observed entries; runs that the roll wraps onto the first or last step are
+    dropped (``wrap="drop"``; ``"keep"`` keeps them), so an interior gap is
+    not scored as an extrapolation, and the offset is redrawn (up to 20 times)
+    until at least 90 % of the rolled entries are kept. Where that hides fewer than ``min_fraction`` of the
     observed entries (a table with few or no gaps), runs of the pattern's
     lengths are added at random (:func:`gap_shaped_hide`).
 
@@ -338,8 +575,20 @@ def shifted_gaps_hide(observed, rng, min_fraction=0.02, default_length=10):
     hidden = np.zeros_like(observed)
     if missing.any() and n_t > 1:
         lo, hi = max(1, n_t // 10), max(2, n_t - n_t // 10)
-        shift = rng.randint(lo, hi)
-        hidden = np.roll(missing, shift, axis=0) & observed
+        best, kept_best = None, -1.0
+        for _ in range(20 if wrap == "drop" else 1):
+            rolled = np.roll(missing, rng.randint(lo, hi), axis=0)
+            if wrap == "drop":
+                total = max(1, int(rolled.sum()))
+                rolled = _drop_edge_runs(rolled, missing)
+                kept = rolled.sum() / total
+            else:
+                kept = 1.0
+            if kept > kept_best:
+                best, kept_best = rolled, kept
+            if kept >= 0.9:
+                break
+        hidden = best & observed
     need = min_fraction * observed.sum() - hidden.sum()
     if need > 0:
         extra = gap_shaped_hide(
@@ -359,6 +608,9 @@ FIELD_CANDIDATES = (
     {"kind": "field", "order": 0, "alpha": 1e-6},
     {"kind": "field", "order": 0, "alpha": 1e-3},
     {"kind": "temporal", "order": 3, "alpha": 1e-3},
+    {"kind": "increments", "order": 0, "alpha": 1e-1},
+    {"kind": "increments", "order": 1, "alpha": 1e-1},
+    {"kind": "increments", "order": 3, "alpha": 1e-2},
     {"kind": "linear", "order": 0, "alpha": 0.0},
 )
 
@@ -366,10 +618,13 @@ FIELD_CANDIDATES = (
 #: field candidates with more window entries ((2 S + 1) D) than this are not
 #: tried by :func:`select_field` (cost: one D x (2 S + 1) D solve a series)
 MAX_WINDOW_FEATURES = 512
+#: increment candidates whose sparse system holds more entries than this are
+#: not tried (:func:`increments_cost`)
+MAX_INCREMENT_ENTRIES = 20_000_000
 
 
 def select_field(Z, observed, candidates, rng, *, n_draws=3, n_rounds=2,
-                 deadline=None, clock=None, min_gain=0.02):
+                 tol=0.0, deadline=None, clock=None, min_gain=0.02):
     """Choose field models on held-out observed entries (no truth needed).
 
     Each candidate is fitted on the table with some observed entries hidden
@@ -386,7 +641,9 @@ def select_field(Z, observed, candidates, rng, *, n_draws=3, n_rounds=2,
         Keyword arguments of :func:`em_field` (``kind``, ``order``, ``alpha``).
     rng : numpy RandomState
     n_draws, n_rounds : int
-        Hiding draws, and EM rounds of each trial fit.
+        Hiding draws, and EM rounds (at most) of each trial fit.
+    tol : float
+        EM tolerance of the trial fits (:func:`em_field`).
     deadline : float or None
         ``clock()`` value after which no further candidate is tried (at least
         one is). Field candidates whose window holds more than
@@ -415,9 +672,14 @@ def select_field(Z, observed, candidates, rng, *, n_draws=3, n_rounds=2,
                 (2 * cand["order"] + 1) * n_d > MAX_WINDOW_FEATURES:
             errors.append(np.inf)  # too costly for this many series
             continue
+        if cand["kind"] == "increments" and \
+                increments_cost(observed, cand["order"]) > MAX_INCREMENT_ENTRIES:
+            errors.append(np.inf)
+            continue
         P = []
         for hidden in hides:
-            X, _ = em_field(Z, observed & ~hidden, n_rounds=n_rounds, **cand)
+            X, _ = em_field(Z, observed & ~hidden, n_rounds=n_rounds, tol=tol,
+                            **cand)
             if X is None:
                 break
             P.append(X)
