@@ -46,6 +46,7 @@ __all__ = [
     "shifted_gaps_hide",
     "solve_field",
     "solve_increments",
+    "system_cost",
 ]
 
 
@@ -325,10 +326,20 @@ def _increment_rows(observed, order):
     return (times[:, None] * n_d + np.arange(n_d)[None, :]).ravel()
 
 
-def increments_cost(observed, order):
-    """Entries of the sparse system of :func:`solve_increments` (an estimate)."""
-    n_d = observed.shape[1]
-    return int((~observed).sum()) * 2 * (2 * order + 1) * n_d
+def system_cost(observed, candidate):
+    """Size of a candidate's sparse system, in entries (an estimate of its cost).
+
+    The rows of the missing entries of a field read ``(2 S + 1) D`` entries
+    each; an increment field's least-squares system about four times as many
+    (two increments per entry, and its normal equations).
+    """
+    n_miss, n_d = int((~observed).sum()), observed.shape[1]
+    width = 2 * candidate["order"] + 1
+    if candidate["kind"] == "field":
+        return n_miss * width * n_d
+    if candidate["kind"] == "increments":
+        return 4 * n_miss * width * n_d
+    return n_miss * width
 
 
 def _increment_system(B, c, w, n_t, rows):
@@ -618,9 +629,9 @@ FIELD_CANDIDATES = (
 #: field candidates with more window entries ((2 S + 1) D) than this are not
 #: tried by :func:`select_field` (cost: one D x (2 S + 1) D solve a series)
 MAX_WINDOW_FEATURES = 512
-#: increment candidates whose sparse system holds more entries than this are
-#: not tried (:func:`increments_cost`)
-MAX_INCREMENT_ENTRIES = 20_000_000
+#: candidates whose sparse system holds more entries than this are not tried
+#: by :func:`select_field` (:func:`system_cost`)
+MAX_SYSTEM_ENTRIES = 6_000_000
 
 
 def select_field(Z, observed, candidates, rng, *, n_draws=3, n_rounds=2,
@@ -647,7 +658,9 @@ def select_field(Z, observed, candidates, rng, *, n_draws=3, n_rounds=2,
     deadline : float or None
         ``clock()`` value after which no further candidate is tried (at least
         one is). Field candidates whose window holds more than
-        ``MAX_WINDOW_FEATURES`` entries are skipped (error inf).
+        ``MAX_WINDOW_FEATURES`` entries, and candidates after the first whose
+        sparse system would hold more than ``MAX_SYSTEM_ENTRIES`` entries
+        (:func:`system_cost`), are skipped (error inf).
     clock : callable or None
         Time source for ``deadline`` (``time.perf_counter``).
 
@@ -672,8 +685,7 @@ def select_field(Z, observed, candidates, rng, *, n_draws=3, n_rounds=2,
                 (2 * cand["order"] + 1) * n_d > MAX_WINDOW_FEATURES:
             errors.append(np.inf)  # too costly for this many series
             continue
-        if cand["kind"] == "increments" and \
-                increments_cost(observed, cand["order"]) > MAX_INCREMENT_ENTRIES:
+        if system_cost(observed, cand) > MAX_SYSTEM_ENTRIES and i > 0:
             errors.append(np.inf)
             continue
         P = []
