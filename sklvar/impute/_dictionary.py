@@ -361,6 +361,7 @@ class DictionaryImputer(_BaseImputer):
                 f"{n_samples} samples of {n_sample_features} entries in "
                 f"{self.n_iter_} passes."
             )
+        self._calibrate(X, observed)
         return self
 
     # ------------------------------------------------------------ inference
