@@ -140,7 +140,7 @@ def _sklvar(make):
         # the draws' marginals should match the quantiles: 90 % coverage of
         # the draws' own 5-95 % range (scored on the truth in run_cell)
         Qd = np.quantile(D, [0.05, 0.95], axis=0)
-        extra = {"_draws90": (Qd[0], Qd[1]), "rho": imp.calibration_.rho}
+        extra = {"_draws90": (Qd[0], Qd[1]), "rho": float(np.mean(imp.calibration_.rho))}
         # spread next to an observation and in the middle of long gaps
         from sklvar.impute._uncertainty import gap_distance
 

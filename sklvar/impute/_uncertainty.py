@@ -46,6 +46,9 @@ _EDGES = np.unique(np.round(np.geomspace(1, 1e6, 61)).astype(np.int64))
 _MIN_BIN = 50
 # pseudo-count of the shrinkage of the column factors to 1
 _SHRINK = 200.0
+# activity bins (series) and the half-width of the activity window, in steps
+_N_ACTIVITY = 8
+_ACTIVITY_HALF = 24
 
 
 def check_level(level, name="level"):
@@ -140,14 +143,16 @@ class ResidualCalibration:
     probs, quantiles : ndarray
         Quantile function of the normalised residuals on a grid of
         probabilities.
-    rho : float
-        Lag-one correlation of the normalised scores along a gap (series).
+    rho : ndarray of shape (n_features,)
+        Lag-one correlation of the normal scores of the normalised residuals
+        along a gap, per column (series; 0 for rows).
     n_residuals : int
         Number of hidden entries the calibration is fitted on.
     """
 
     def __init__(self, kind, shape, unit, col_scale, bin_edges, bin_scale, probs,
-                 quantiles, rho, n_residuals):
+                 quantiles, rho, n_residuals, activity_edges=None,
+                 activity_scale=None):
         self.kind = kind
         self.shape = tuple(shape)
         self.unit = np.asarray(unit, dtype=float)
@@ -156,15 +161,21 @@ class ResidualCalibration:
         self.bin_scale = np.asarray(bin_scale, dtype=float)
         self.probs = np.asarray(probs, dtype=float)
         self.quantiles = np.asarray(quantiles, dtype=float)
-        self.rho = float(rho)
+        self.rho = np.broadcast_to(np.asarray(rho, dtype=float),
+                                   self.unit.shape).copy()
         self.n_residuals = int(n_residuals)
+        self.activity_edges = np.asarray(
+            [0.0] if activity_edges is None else activity_edges, dtype=float)
+        self.activity_scale = np.asarray(
+            [1.0] if activity_scale is None else activity_scale, dtype=float)
 
     # -------------------------------------------------------------- state
     def to_state(self):
         """Plain values and arrays (for :meth:`_BaseImputer.save`)."""
         return {k: getattr(self, k) for k in (
             "kind", "shape", "unit", "col_scale", "bin_edges", "bin_scale",
-            "probs", "quantiles", "rho", "n_residuals")}
+            "probs", "quantiles", "rho", "n_residuals", "activity_edges",
+            "activity_scale")}
 
     @classmethod
     def from_state(cls, state):
@@ -192,7 +203,7 @@ class ResidualCalibration:
         with np.errstate(invalid="ignore"):
             unit = np.nanstd(np.where(observed, X_true, np.nan), axis=0)
         unit = np.where(np.isfinite(unit) & (unit > 0), unit, 1.0)
-        res, col, dif, pairs = [], [], [], []
+        res, col, dif, act, pairs = [], [], [], [], []
         offset = 0
         for hidden in hides:
             if not hidden.any():
@@ -207,6 +218,8 @@ class ResidualCalibration:
             col.append((flat % n_features)[ok])
             dif.append(d.ravel()[flat][ok])
             if kind == "series":
+                v = _activity(X_true, seen, unit)
+                act.append(v[flat // n_features][ok])
                 # positions in the concatenated residuals of consecutive pairs
                 pos = np.full(hidden.size, -1)
                 pos[flat[ok]] = offset + np.arange(int(ok.sum()))
@@ -217,26 +230,33 @@ class ResidualCalibration:
         if not res or offset < 2:
             # nothing to learn from: unit-scale Gaussian errors
             return cls(kind, shape, unit, np.ones(n_features), _EDGES[:1],
-                       np.ones(1), _PROBS, ndtri(_PROBS), 0.0, offset)
+                       np.ones(1), _PROBS, ndtri(_PROBS), np.zeros(n_features),
+                       offset)
         r, col, dif = np.concatenate(res), np.concatenate(col), np.concatenate(dif)
         edges, bins = _merge_bins(dif)
         n_bins = len(edges)
+        if act:
+            v = np.concatenate(act)
+            a_edges = _quantile_edges(v, max(1, min(_N_ACTIVITY, len(v) // (4 * _MIN_BIN))))
+        else:
+            v, a_edges = np.ones(len(r)), np.array([0.0])
+        a_bins = np.clip(np.searchsorted(a_edges, v, side="right") - 1, 0,
+                         len(a_edges) - 1)
+        n_a = len(a_edges)
         s = np.ones(n_features)
+        h = np.ones(n_a)
         a = np.abs(r)
-        for _ in range(3):
-            u = a / s[col]
-            cnt = np.bincount(bins, minlength=n_bins)
-            g = np.bincount(bins, u, minlength=n_bins) / np.maximum(cnt, 1)
-            g = IsotonicRegression(increasing=True).fit(
-                np.arange(n_bins), g, sample_weight=np.maximum(cnt, 1e-9)
-            ).predict(np.arange(n_bins))
-            g = np.maximum(g, 1e-12)
-            v = a / g[bins]
+        for _ in range(4):
+            g = _isotonic_means(a / (s[col] * h[a_bins]), bins, n_bins)
+            h = _isotonic_means(a / (s[col] * g[bins]), a_bins, n_a)
+            w = a / (g[bins] * h[a_bins])
             n_j = np.bincount(col, minlength=n_features)
-            m_j = np.bincount(col, v, minlength=n_features)
-            s = (m_j + _SHRINK * v.mean()) / (n_j + _SHRINK)
-            s = np.maximum(s / v.mean(), 1e-6)
-        sigma = s[col] * g[bins]
+            m_j = np.bincount(col, w, minlength=n_features)
+            s = (m_j + _SHRINK * w.mean()) / (n_j + _SHRINK)
+            s = np.maximum(s / w.mean(), 1e-6)
+        g = g * np.mean(h[a_bins])  # h averages to 1 on the residuals
+        h = h / np.mean(h[a_bins])
+        sigma = s[col] * g[bins] * h[a_bins]
         u = r / sigma
         n = len(u)
         # conformal finite-sample adjustment: the order statistic of rank
@@ -244,24 +264,30 @@ class ResidualCalibration:
         p_adj = np.where(_PROBS >= 0.5, np.ceil((n + 1) * _PROBS) / n,
                          np.floor((n + 1) * _PROBS) / n)
         q = np.quantile(u, np.clip(p_adj, 0.0, 1.0))
-        rho = 0.0
+        rho = np.zeros(n_features)
         if kind == "series" and pairs:
             P = np.concatenate(pairs, axis=1)
             if P.shape[1] > 10:
-                z = ndtri(np.clip(np.interp(u, q, _PROBS), 1e-4, 1 - 1e-4))
-                za, zb = z[P[0]], z[P[1]]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    c = np.corrcoef(za, zb)[0, 1]
-                rho = float(np.clip(c, 0.0, 0.999)) if np.isfinite(c) else 0.0
-        return cls(kind, shape, unit, s, edges, g, _PROBS, q, rho, n)
+                rho = _lag_correlation(u, q, P, col, n_features)
+        return cls(kind, shape, unit, s, edges, g, _PROBS, q, rho, n,
+                   activity_edges=a_edges, activity_scale=h)
 
     # -------------------------------------------------------------- predict
-    def scale(self, observed):
-        """:math:`\\sigma` of every entry in the units of X (0 where observed)."""
+    def scale(self, observed, X=None):
+        """:math:`\\sigma` of every entry in the units of X (0 where observed).
+
+        ``X`` (only its observed entries are read) gives the local activity
+        of series; without it the activity factor is 1.
+        """
         d = _difficulty(observed, self.kind, self.shape)
         b = np.clip(np.searchsorted(self.bin_edges, d, side="right") - 1, 0,
                     len(self.bin_edges) - 1)
         sigma = self.bin_scale[b] * (self.col_scale * self.unit)[None, :]
+        if self.kind == "series" and X is not None and len(self.activity_edges) > 1:
+            v = _activity(X, observed, self.unit)
+            ab = np.clip(np.searchsorted(self.activity_edges, v, side="right") - 1,
+                         0, len(self.activity_edges) - 1)
+            sigma = sigma * self.activity_scale[ab][:, None]
         return np.where(observed, 0.0, sigma)
 
     def ppf(self, p):
@@ -274,19 +300,19 @@ class ResidualCalibration:
         mid = self.ppf(np.linspace(0.0025, 0.9975, 400))
         return float(np.std(mid))
 
-    def quantiles_of(self, X_hat, observed, probs):
+    def quantiles_of(self, X_hat, observed, probs, X=None):
         """(n_probs, *X_hat.shape) quantiles, X_hat on observed entries."""
-        sigma = self.scale(observed)
+        sigma = self.scale(observed, X)
         z = self.ppf(np.asarray(probs, dtype=float))
         return X_hat[None] + sigma[None] * z.reshape(-1, 1, 1)
 
-    def draws(self, X_hat, observed, n_samples, rng):
+    def draws(self, X_hat, observed, n_samples, rng, X=None):
         """(n_samples, *X_hat.shape) draws; observed entries are X_hat."""
-        sigma = self.scale(observed)
+        sigma = self.scale(observed, X)
         missing = ~observed
         e = rng.standard_normal((n_samples,) + X_hat.shape)
-        if self.kind == "series" and self.rho > 0:
-            rho = self.rho
+        if self.kind == "series" and np.any(self.rho > 0):
+            rho = self.rho  # one per column
             c = np.sqrt(1.0 - rho**2)
             z = e
             for t in range(1, X_hat.shape[0]):  # AR(1) along each gap
@@ -296,6 +322,71 @@ class ResidualCalibration:
             z = e
         u = self.ppf(ndtr(z))
         return np.where(missing[None], X_hat[None] + sigma[None] * u, X_hat[None])
+
+
+def _activity(X, observed, unit, half=_ACTIVITY_HALF):
+    """Local activity of a (T, D) series at each time step, relative to its mean.
+
+    The mean absolute step :math:`|x_{t,j} - x_{t-1,j}|` (in column units)
+    over the columns observed at both steps, in a moving window of
+    ``2 half + 1`` steps, divided by its mean over the whole series. A gap
+    aligned across series keeps the activity of the series still observed.
+    """
+    Z = np.where(observed, X, 0.0) / unit
+    both = observed[1:] & observed[:-1]
+    dz = np.where(both, np.abs(np.diff(Z, axis=0)), 0.0)
+    num = np.r_[0.0, dz.sum(axis=1)]
+    cnt = np.r_[0.0, both.sum(axis=1)]
+    if cnt.sum() == 0:
+        return np.ones(len(Z))
+    k = np.ones(2 * half + 1)
+    num_s = np.convolve(num, k, mode="same")
+    cnt_s = np.convolve(cnt, k, mode="same")
+    mean = num.sum() / cnt.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = np.where(cnt_s > 0, num_s / np.maximum(cnt_s, 1e-12), mean)
+    return v / max(mean, 1e-12)
+
+
+def _quantile_edges(v, n_bins):
+    """Lower edges of ``n_bins`` bins of about equal counts of ``v``."""
+    if n_bins <= 1:
+        return np.array([0.0])
+    inner = np.unique(np.quantile(v, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    return np.r_[0.0, inner]
+
+
+def _isotonic_means(y, bins, n_bins):
+    """Per-bin means of y, made non-decreasing across bins (count-weighted)."""
+    cnt = np.bincount(bins, minlength=n_bins)
+    m = np.bincount(bins, y, minlength=n_bins) / np.maximum(cnt, 1)
+    if n_bins > 1:
+        m = IsotonicRegression(increasing=True).fit(
+            np.arange(n_bins), m, sample_weight=np.maximum(cnt, 1e-9)
+        ).predict(np.arange(n_bins))
+    return np.maximum(m, 1e-12)
+
+
+def _lag_correlation(u, q, pairs, col, n_features):
+    """Lag-one correlation of the normal scores of u along gaps, per column.
+
+    Each column's correlation (of the pairs of consecutive hidden entries)
+    is shrunk to the pooled one with a pseudo-count of ``_SHRINK`` pairs;
+    clipped to [0, 0.999].
+    """
+    z = ndtri(np.clip(np.interp(u, q, _PROBS), 1e-4, 1 - 1e-4))
+    za, zb = z[pairs[0]], z[pairs[1]]
+    c = col[pairs[0]]
+    pooled = float(np.mean(za * zb) / max(np.sqrt(np.mean(za**2) * np.mean(zb**2)),
+                                          1e-12))
+    n_c = np.bincount(c, minlength=n_features)
+    num = np.bincount(c, za * zb, minlength=n_features)
+    den = np.sqrt(np.bincount(c, za**2, minlength=n_features)
+                  * np.bincount(c, zb**2, minlength=n_features))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own = np.where(den > 0, num / np.where(den > 0, den, 1.0), pooled)
+    rho = (n_c * own + _SHRINK * pooled) / (n_c + _SHRINK)
+    return np.clip(np.nan_to_num(rho, nan=0.0), 0.0, 0.999)
 
 
 def _merge_bins(dif):
