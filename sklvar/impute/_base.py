@@ -346,7 +346,7 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         std = None
         if return_std:
             cal = self._calibration()
-            std = (cal.scale(observed, X) * cal.unit_std).astype(out.dtype, copy=False)
+            std = (cal.scale(observed) * cal.unit_std).astype(out.dtype, copy=False)
         if self.indicator_ is not None:
             marks = self.indicator_.transform(self._missing_marks(observed))
             out = np.hstack([out, marks.astype(out.dtype)])
@@ -436,7 +436,7 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             )
         X, observed = self._validate_X(X, mask, reset=False)
         X_hat = self._impute_or_copy(X, observed)
-        out = self._calibration().quantiles_of(X_hat, observed, probs, X)
+        out = self._calibration().quantiles_of(X_hat, observed, probs)
         return out.astype(X_hat.dtype, copy=False)
 
     def predict_interval(self, X, level=0.9, *, mask=None):
@@ -507,7 +507,7 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             rng = np.random.RandomState([int(source) % (2**31), 17])
         else:
             rng = check_random_state(source)
-        out = self._calibration().draws(X_hat, observed, n_samples, rng, X)
+        out = self._calibration().draws(X_hat, observed, n_samples, rng)
         return out.astype(X_hat.dtype, copy=False)
 
     @staticmethod

@@ -46,9 +46,6 @@ _EDGES = np.unique(np.round(np.geomspace(1, 1e6, 61)).astype(np.int64))
 _MIN_BIN = 50
 # pseudo-count of the shrinkage of the column factors to 1
 _SHRINK = 200.0
-# activity bins (series) and the half-width of the activity window, in steps
-_N_ACTIVITY = 8
-_ACTIVITY_HALF = 24
 
 
 def check_level(level, name="level"):
@@ -151,8 +148,7 @@ class ResidualCalibration:
     """
 
     def __init__(self, kind, shape, unit, col_scale, bin_edges, bin_scale, probs,
-                 quantiles, rho, n_residuals, activity_edges=None,
-                 activity_scale=None):
+                 quantiles, rho, n_residuals):
         self.kind = kind
         self.shape = tuple(shape)
         self.unit = np.asarray(unit, dtype=float)
@@ -164,18 +160,13 @@ class ResidualCalibration:
         self.rho = np.broadcast_to(np.asarray(rho, dtype=float),
                                    self.unit.shape).copy()
         self.n_residuals = int(n_residuals)
-        self.activity_edges = np.asarray(
-            [0.0] if activity_edges is None else activity_edges, dtype=float)
-        self.activity_scale = np.asarray(
-            [1.0] if activity_scale is None else activity_scale, dtype=float)
 
     # -------------------------------------------------------------- state
     def to_state(self):
         """Plain values and arrays (for :meth:`_BaseImputer.save`)."""
         return {k: getattr(self, k) for k in (
             "kind", "shape", "unit", "col_scale", "bin_edges", "bin_scale",
-            "probs", "quantiles", "rho", "n_residuals", "activity_edges",
-            "activity_scale")}
+            "probs", "quantiles", "rho", "n_residuals")}
 
     @classmethod
     def from_state(cls, state):
@@ -203,7 +194,7 @@ class ResidualCalibration:
         with np.errstate(invalid="ignore"):
             unit = np.nanstd(np.where(observed, X_true, np.nan), axis=0)
         unit = np.where(np.isfinite(unit) & (unit > 0), unit, 1.0)
-        res, col, dif, act, pairs = [], [], [], [], []
+        res, col, dif, pairs = [], [], [], []
         offset = 0
         for hidden in hides:
             if not hidden.any():
@@ -218,8 +209,6 @@ class ResidualCalibration:
             col.append((flat % n_features)[ok])
             dif.append(d.ravel()[flat][ok])
             if kind == "series":
-                v = _activity(X_true, seen, unit)
-                act.append(v[flat // n_features][ok])
                 # positions in the concatenated residuals of consecutive pairs
                 pos = np.full(hidden.size, -1)
                 pos[flat[ok]] = offset + np.arange(int(ok.sum()))
@@ -235,28 +224,16 @@ class ResidualCalibration:
         r, col, dif = np.concatenate(res), np.concatenate(col), np.concatenate(dif)
         edges, bins = _merge_bins(dif)
         n_bins = len(edges)
-        if act:
-            v = np.concatenate(act)
-            a_edges = _quantile_edges(v, max(1, min(_N_ACTIVITY, len(v) // (4 * _MIN_BIN))))
-        else:
-            v, a_edges = np.ones(len(r)), np.array([0.0])
-        a_bins = np.clip(np.searchsorted(a_edges, v, side="right") - 1, 0,
-                         len(a_edges) - 1)
-        n_a = len(a_edges)
         s = np.ones(n_features)
-        h = np.ones(n_a)
         a = np.abs(r)
-        for _ in range(4):
-            g = _isotonic_means(a / (s[col] * h[a_bins]), bins, n_bins)
-            h = _isotonic_means(a / (s[col] * g[bins]), a_bins, n_a)
-            w = a / (g[bins] * h[a_bins])
+        for _ in range(3):
+            g = _isotonic_means(a / s[col], bins, n_bins)
+            w = a / g[bins]
             n_j = np.bincount(col, minlength=n_features)
             m_j = np.bincount(col, w, minlength=n_features)
             s = (m_j + _SHRINK * w.mean()) / (n_j + _SHRINK)
             s = np.maximum(s / w.mean(), 1e-6)
-        g = g * np.mean(h[a_bins])  # h averages to 1 on the residuals
-        h = h / np.mean(h[a_bins])
-        sigma = s[col] * g[bins] * h[a_bins]
+        sigma = s[col] * g[bins]
         u = r / sigma
         n = len(u)
         # conformal finite-sample adjustment: the order statistic of rank
@@ -269,25 +246,15 @@ class ResidualCalibration:
             P = np.concatenate(pairs, axis=1)
             if P.shape[1] > 10:
                 rho = _lag_correlation(u, q, P, col, n_features)
-        return cls(kind, shape, unit, s, edges, g, _PROBS, q, rho, n,
-                   activity_edges=a_edges, activity_scale=h)
+        return cls(kind, shape, unit, s, edges, g, _PROBS, q, rho, n)
 
     # -------------------------------------------------------------- predict
-    def scale(self, observed, X=None):
-        """:math:`\\sigma` of every entry in the units of X (0 where observed).
-
-        ``X`` (only its observed entries are read) gives the local activity
-        of series; without it the activity factor is 1.
-        """
+    def scale(self, observed):
+        """:math:`\\sigma` of every entry in the units of X (0 where observed)."""
         d = _difficulty(observed, self.kind, self.shape)
         b = np.clip(np.searchsorted(self.bin_edges, d, side="right") - 1, 0,
                     len(self.bin_edges) - 1)
         sigma = self.bin_scale[b] * (self.col_scale * self.unit)[None, :]
-        if self.kind == "series" and X is not None and len(self.activity_edges) > 1:
-            v = _activity(X, observed, self.unit)
-            ab = np.clip(np.searchsorted(self.activity_edges, v, side="right") - 1,
-                         0, len(self.activity_edges) - 1)
-            sigma = sigma * self.activity_scale[ab][:, None]
         return np.where(observed, 0.0, sigma)
 
     def ppf(self, p):
@@ -300,15 +267,15 @@ class ResidualCalibration:
         mid = self.ppf(np.linspace(0.0025, 0.9975, 400))
         return float(np.std(mid))
 
-    def quantiles_of(self, X_hat, observed, probs, X=None):
+    def quantiles_of(self, X_hat, observed, probs):
         """(n_probs, *X_hat.shape) quantiles, X_hat on observed entries."""
-        sigma = self.scale(observed, X)
+        sigma = self.scale(observed)
         z = self.ppf(np.asarray(probs, dtype=float))
         return X_hat[None] + sigma[None] * z.reshape(-1, 1, 1)
 
-    def draws(self, X_hat, observed, n_samples, rng, X=None):
+    def draws(self, X_hat, observed, n_samples, rng):
         """(n_samples, *X_hat.shape) draws; observed entries are X_hat."""
-        sigma = self.scale(observed, X)
+        sigma = self.scale(observed)
         missing = ~observed
         e = rng.standard_normal((n_samples,) + X_hat.shape)
         if self.kind == "series" and np.any(self.rho > 0):
@@ -322,38 +289,6 @@ class ResidualCalibration:
             z = e
         u = self.ppf(ndtr(z))
         return np.where(missing[None], X_hat[None] + sigma[None] * u, X_hat[None])
-
-
-def _activity(X, observed, unit, half=_ACTIVITY_HALF):
-    """Local activity of a (T, D) series at each time step, relative to its mean.
-
-    The mean absolute step :math:`|x_{t,j} - x_{t-1,j}|` (in column units)
-    over the columns observed at both steps, in a moving window of
-    ``2 half + 1`` steps, divided by its mean over the whole series. A gap
-    aligned across series keeps the activity of the series still observed.
-    """
-    Z = np.where(observed, X, 0.0) / unit
-    both = observed[1:] & observed[:-1]
-    dz = np.where(both, np.abs(np.diff(Z, axis=0)), 0.0)
-    num = np.r_[0.0, dz.sum(axis=1)]
-    cnt = np.r_[0.0, both.sum(axis=1)]
-    if cnt.sum() == 0:
-        return np.ones(len(Z))
-    k = np.ones(2 * half + 1)
-    num_s = np.convolve(num, k, mode="same")
-    cnt_s = np.convolve(cnt, k, mode="same")
-    mean = num.sum() / cnt.sum()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        v = np.where(cnt_s > 0, num_s / np.maximum(cnt_s, 1e-12), mean)
-    return v / max(mean, 1e-12)
-
-
-def _quantile_edges(v, n_bins):
-    """Lower edges of ``n_bins`` bins of about equal counts of ``v``."""
-    if n_bins <= 1:
-        return np.array([0.0])
-    inner = np.unique(np.quantile(v, np.linspace(0, 1, n_bins + 1)[1:-1]))
-    return np.r_[0.0, inner]
 
 
 def _isotonic_means(y, bins, n_bins):
