@@ -4,10 +4,12 @@ Torch-free: the dictionary baseline builds on it without importing torch.
 """
 
 import functools
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import MissingIndicator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -382,10 +384,16 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         kind, shape = calibration_kind(self.layout_)
         hides = calibration_hides(self, observed, rng, self._calibration_draws)
         X = np.asarray(X, dtype=np.float64)
-        self.calibration_ = ResidualCalibration.fit(
-            X, observed, self._calibration_predict(X, observed), hides,
-            kind=kind, shape=shape,
-        )
+        # warnings of the imputations of hidden entries (OMP's linear
+        # dependence, a field refit's convergence) are about inputs the user
+        # never passed: they are not shown
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.calibration_ = ResidualCalibration.fit(
+                X, observed, self._calibration_predict(X, observed), hides,
+                kind=kind, shape=shape,
+            )
 
     def _calibration(self):
         cal = getattr(self, "calibration_", None)
@@ -460,6 +468,19 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             entries. Intervals are nested: a higher level gives a wider one.
 
             .. versionadded:: 0.3
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklvar import VariationalImputer
+        >>> rng = np.random.RandomState(0)
+        >>> X = np.cumsum(rng.normal(size=(300, 3)), axis=0)
+        >>> X[100:140, 0] = np.nan
+        >>> imp = VariationalImputer(layout="series", random_state=0).fit(X)
+        >>> lower, upper = imp.predict_interval(X, 0.9)
+        >>> width = upper[:, 0] - lower[:, 0]
+        >>> bool(width[120] > width[100])  # wider mid-gap than at its edge
+        True
         """
         level = check_level(level)
         lower, upper = self.predict_quantiles(
@@ -497,6 +518,21 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             every draw.
 
             .. versionadded:: 0.3
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklvar import VariationalImputer
+        >>> rng = np.random.RandomState(0)
+        >>> X = np.cumsum(rng.normal(size=(300, 3)), axis=0)
+        >>> X[100:140, 0] = np.nan
+        >>> imp = VariationalImputer(layout="series", random_state=0).fit(X)
+        >>> draws = imp.sample(X, n_samples=20, random_state=0)
+        >>> draws.shape
+        (20, 300, 3)
+        >>> observed = ~np.isnan(X)
+        >>> bool(np.all(draws[:, observed] == X[observed]))
+        True
         """
         check_is_fitted(self)
         n_samples = check_n_samples(n_samples)

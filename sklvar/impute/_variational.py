@@ -292,6 +292,15 @@ class VariationalImputer(_BaseImputer):
         their stitching, the initial fill. ``codec_.encode(X)`` gives the
         standardised samples and masks the model sees; ``codec_.decode``
         puts samples back into the shape and units of X.
+    calibration_ : ResidualCalibration
+        The calibrated model of the imputation errors, fitted at the end of
+        :meth:`fit` on observed entries hidden in gaps shaped like the
+        training data's own (no truth): it gives the spread of
+        ``transform(X, return_std=True)``, :meth:`predict_interval`,
+        :meth:`predict_quantiles` and the draws of :meth:`sample` (see the
+        user guide, "Uncertainty").
+
+        .. versionadded:: 0.3
     n_features_in_ : int
         Number of features seen in fit.
     feature_names_in_ : ndarray of str
