@@ -109,8 +109,6 @@ def _from_draws(draws):
 # ---------------------------------------------------------------- methods
 def _sklvar(make):
     def run(X, miss, seed):
-        from sklvar.impute import VariationalImputer  # noqa: F401
-
         imp = make(seed)
         t0 = time.perf_counter()
         imp.fit(X)
@@ -416,7 +414,7 @@ def write_report(results, path, command):
             L.append(f"  - {m}, {proto}: {sum(dv <= 0.03 for dv in devs)} of "
                      f"{len(devs)} coverages within +-3 points ({len(rs)} cells).")
     if "sklvar" in methods:
-        for m in [m for m in methods if m != "sklvar"]:
+        for m in [m for m in methods if not m.startswith("sklvar")]:
             both = [(d, p) for d, p in cells if (m, d, p) in by and ("sklvar", d, p) in by]
             if both:
                 wins = sum(_mean(by[("sklvar", d, p)]["runs"], "crps")

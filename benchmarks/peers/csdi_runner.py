@@ -29,7 +29,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pypots_runner import _go_offline, _limit_threads_env, interp_fill, make_windows  # noqa: E402
+from pypots_runner import (  # noqa: E402
+    _go_offline,
+    _limit_threads_env,
+    interp_fill,
+    make_windows,
+)
 
 
 def main(argv=None):
