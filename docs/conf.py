@@ -95,7 +95,8 @@ def _mnist_available():
 
 # seconds measured on one busy core: grid search ~40, pipeline ~25,
 # Lorenz-63 ~55, MNIST ~45; "fast" keeps the build well under 3 minutes
-_FAST_EXAMPLES = ["plot_series_table", "plot_pipeline_dataframe", "plot_grid_search"]
+_FAST_EXAMPLES = ["plot_series_table", "plot_uncertainty", "plot_pipeline_dataframe",
+                  "plot_grid_search"]
 _ALL_EXAMPLES = _FAST_EXAMPLES + ["plot_lorenz63_gap_filling", "plot_mnist_inpainting"]
 
 _mode = os.environ.get("SKLVAR_GALLERY", "all")
@@ -107,6 +108,13 @@ if not _mnist_available():
 if os.environ.get("SKLVAR_MNIST") is None and _mnist_available():
     # the example looks for ../../shared/data/mnist from examples/ itself
     os.environ["SKLVAR_MNIST"] = str(ROOT.parent / "shared/data/mnist")
+
+
+# the uncertainty example reads a real series from the shared development data
+# when it is there ($SKLVAR_REALTS), and simulates a stand-in otherwise
+if os.environ.get("SKLVAR_REALTS") is None and \
+        (ROOT.parent / "shared" / "data" / "realts" / "etth1.txt.gz").exists():
+    os.environ["SKLVAR_REALTS"] = str(ROOT.parent / "shared" / "data" / "realts")
 
 
 def _one_thread(gallery_conf, fname):

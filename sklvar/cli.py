@@ -337,6 +337,11 @@ def _run_impute(args):
         raise CLIError(f"--window must be >= 0, got {args.window}.")
     if args.max_time is not None and not args.max_time > 0:
         raise CLIError(f"--max-time must be > 0 seconds, got {args.max_time}.")
+    if args.interval is not None and not 0.0 < args.interval < 1.0:
+        raise CLIError(
+            f"--interval must be a coverage level in (0, 1), e.g. 0.9, got "
+            f"{args.interval}."
+        )
     if args.window is None:  # the default: the whole file is one series table
         window, layout = None, "series"
         prior = args.prior or "auto"
@@ -391,6 +396,8 @@ def _run_impute(args):
     out = pd.DataFrame(X_hat, index=df.index, columns=df.columns)
     for column in df.columns[observed.all(axis=0)]:
         out[column] = df[column]  # untouched columns keep their dtype
+    if args.interval is not None:
+        out = _with_interval_columns(out, imp, X, args.interval, pd)
     _write_table(out, args.output, keep_index=time_column is not None)
     print(
         f"imputed {n_missing} values in {time.perf_counter() - t0:.1f} s; "
@@ -398,6 +405,28 @@ def _run_impute(args):
         file=sys.stderr,
     )
     return 0
+
+
+def _with_interval_columns(out, imp, X, level, pd):
+    """``out`` with ``<column>_lower`` / ``<column>_upper`` columns appended.
+
+    The bounds of the calibrated central interval of level ``level``
+    (:meth:`~sklvar.VariationalImputer.predict_interval`); both equal the
+    value on observed entries.
+    """
+    lower, upper = imp.predict_interval(X, level)
+    names = [f"{c}_{side}" for c in out.columns for side in ("lower", "upper")]
+    clash = sorted(set(map(str, out.columns)) & set(names))
+    if clash:
+        raise CLIError(
+            f"--interval would add columns that already exist: {clash}; rename "
+            "them in the input."
+        )
+    bounds = {}
+    for j, c in enumerate(out.columns):
+        bounds[f"{c}_lower"] = lower[:, j]
+        bounds[f"{c}_upper"] = upper[:, j]
+    return pd.concat([out, pd.DataFrame(bounds, index=out.index)], axis=1)
 
 
 # -------------------------------------------------------------------------- main
@@ -488,6 +517,11 @@ def _build_parser():
     imp.add_argument("--max-epochs", type=int, default=30, metavar="N",
                      help="training epochs of the neural priors, with --window "
                      "(default: 30)")
+    imp.add_argument("--interval", type=float, default=None, metavar="LEVEL",
+                     help="also write the bounds of the calibrated central "
+                     "interval of this coverage level (e.g. 0.9) of every value, "
+                     "as columns <column>_lower and <column>_upper (equal to the "
+                     "value where it was observed; default: none)")
     imp.add_argument("--device", default="cpu", help='torch device, e.g. "cuda" '
                      '(default: "cpu")')
     imp.add_argument("--random-state", type=int, default=0, metavar="SEED",

@@ -4,16 +4,26 @@ Torch-free: the dictionary baseline builds on it without importing torch.
 """
 
 import functools
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import MissingIndicator
+from sklearn.utils import check_random_state, metadata_routing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
 from ..utils import SampleCodec, blas_threads, hide_observed, resolve_layout
 from ..utils._gmrf import shifted_gaps_hide
+from ._uncertainty import (
+    ResidualCalibration,
+    calibration_hides,
+    calibration_kind,
+    check_level,
+    check_n_samples,
+)
 
 
 def _is_nan(value):
@@ -109,6 +119,9 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
+
+    # return_std is an option of transform, not metadata to route
+    __metadata_request__transform = {"return_std": metadata_routing.UNUSED}
 
     # number of samples imputed at once in transform (memory bound)
     _transform_chunk = 1024
@@ -307,7 +320,7 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return out.astype(X.dtype, copy=False)
 
     @_with_threads
-    def transform(self, X, *, mask=None):
+    def transform(self, X, *, mask=None, return_std=False):
         """Impute the missing entries of X.
 
         Parameters
@@ -316,23 +329,225 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Data with missing entries (``missing_values``, NaN by default).
         mask : array-like of bool, same shape as X, or None
             True where X is observed; None derives it from ``missing_values``.
+        return_std : bool, default=False
+            Also return the calibrated standard deviation of the error of each
+            imputed entry (0 on observed entries); see
+            :meth:`predict_interval` for how it is calibrated.
+
+            .. versionadded:: 0.3
 
         Returns
         -------
         X_imputed : ndarray of shape (n_samples, n_features)
             Missing entries filled; observed entries unchanged when
             ``keep_observed=True``, denoised by the model otherwise.
+        X_std : ndarray of shape (n_samples, n_features)
+            Only with ``return_std=True``: the spread of each entry, in the
+            units of X (without the ``add_indicator`` columns).
         """
         check_is_fitted(self)
         X, observed = self._validate_X(X, mask, reset=False)
-        if self.keep_observed and observed.all():
-            out = X.copy()
-        else:
-            out = self._impute(X, observed)
+        out = self._impute_or_copy(X, observed)
+        std = None
+        if return_std:
+            cal = self._calibration()
+            std = (cal.scale(observed) * cal.unit_std).astype(out.dtype, copy=False)
         if self.indicator_ is not None:
             marks = self.indicator_.transform(self._missing_marks(observed))
             out = np.hstack([out, marks.astype(out.dtype)])
-        return out
+        return out if std is None else (out, std)
+
+    def _impute_or_copy(self, X, observed):
+        if self.keep_observed and observed.all():
+            return X.copy()
+        return self._impute(X, observed)
+
+    # ------------------------------------------------------------ uncertainty
+    # hiding draws of the calibration made at fit (``calibration_``)
+    _calibration_draws = 5
+
+    def _calibration_predict(self, X, observed):
+        """``predict(input_mask)``: X imputed from the entries of ``input_mask``.
+
+        Used by the calibration at fit (:mod:`sklvar.impute._uncertainty`);
+        estimators that would refit their model there override it.
+        """
+
+        def predict(input_mask):
+            return self._impute(np.where(input_mask, X, 0.0), input_mask)
+
+        return predict
+
+    def _calibrate(self, X, observed):
+        """Fit ``calibration_`` on hidden observed entries of the training X."""
+        seed = (self.random_state if isinstance(self.random_state, Integral)
+                else 0)
+        # a stream of its own: the hiding draws differ from the model choice's
+        rng = np.random.RandomState([int(seed) % (2**31), 16])
+        kind, shape = calibration_kind(self.layout_)
+        hides = calibration_hides(self, observed, rng, self._calibration_draws)
+        X = np.asarray(X, dtype=np.float64)
+        # warnings of the imputations of hidden entries (OMP's linear
+        # dependence, a field refit's convergence) are about inputs the user
+        # never passed: they are not shown
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.calibration_ = ResidualCalibration.fit(
+                X, observed, self._calibration_predict(X, observed), hides,
+                kind=kind, shape=shape,
+            )
+
+    def _calibration(self):
+        cal = getattr(self, "calibration_", None)
+        if cal is None:
+            raise ValueError(
+                f"this {type(self).__name__} has no calibration of its errors "
+                "(fitted by an older sklvar version, or loaded from such a "
+                "file); fit it again to get intervals and draws."
+            )
+        return cal
+
+    @_with_threads
+    def predict_quantiles(self, X, quantiles, *, mask=None):
+        """Calibrated quantiles of every entry of X.
+
+        The quantiles come from the residuals of the fitted model on observed
+        entries hidden at fit in gaps shaped like the training data's own
+        (shifted in time for series; random entries for rows that are
+        samples), normalised by a scale that grows with the distance to the
+        nearest observed entry of the series (with the number of missing
+        entries of the row for samples) and differs between columns: split
+        conformal prediction, no truth of the gaps needed.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with missing entries.
+        quantiles : array-like of float in (0, 1)
+            Probabilities of the quantiles (e.g. ``[0.05, 0.5, 0.95]``).
+        mask : array-like of bool or None
+            True where X is observed.
+
+        Returns
+        -------
+        X_quantiles : ndarray of shape (n_quantiles, n_samples, n_features)
+            Observed entries equal the output of :meth:`transform` (X itself
+            with ``keep_observed=True``) at every probability.
+
+            .. versionadded:: 0.3
+        """
+        check_is_fitted(self)
+        probs = np.atleast_1d(np.asarray(quantiles, dtype=float))
+        if probs.ndim != 1 or probs.size == 0 or \
+                not np.all((probs > 0) & (probs < 1)):
+            raise ValueError(
+                "quantiles must be a non-empty 1-D sequence of probabilities in "
+                f"(0, 1), got {quantiles!r}."
+            )
+        X, observed = self._validate_X(X, mask, reset=False)
+        X_hat = self._impute_or_copy(X, observed)
+        out = self._calibration().quantiles_of(X_hat, observed, probs)
+        return out.astype(X_hat.dtype, copy=False)
+
+    def predict_interval(self, X, level=0.9, *, mask=None):
+        """Calibrated central interval of every entry of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with missing entries.
+        level : float in (0, 1), default=0.9
+            Nominal coverage: the interval holds the true value of a missing
+            entry with this probability (calibrated on hidden observed
+            entries, see :meth:`predict_quantiles`).
+        mask : array-like of bool or None
+            True where X is observed.
+
+        Returns
+        -------
+        lower, upper : ndarray of shape (n_samples, n_features)
+            Bounds of the interval; both equal the imputed value on observed
+            entries. Intervals are nested: a higher level gives a wider one.
+
+            .. versionadded:: 0.3
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklvar import VariationalImputer
+        >>> rng = np.random.RandomState(0)
+        >>> X = np.cumsum(rng.normal(size=(300, 3)), axis=0)
+        >>> X[100:140, 0] = np.nan
+        >>> imp = VariationalImputer(layout="series", random_state=0).fit(X)
+        >>> lower, upper = imp.predict_interval(X, 0.9)
+        >>> width = upper[:, 0] - lower[:, 0]
+        >>> bool(width[120] > width[100])  # wider mid-gap than at its edge
+        True
+        """
+        level = check_level(level)
+        lower, upper = self.predict_quantiles(
+            X, [(1 - level) / 2, (1 + level) / 2], mask=mask)
+        return lower, upper
+
+    @_with_threads
+    def sample(self, X, n_samples=1, *, mask=None, random_state=None):
+        """Draw imputations of X for multiple imputation.
+
+        Each draw keeps the observed entries of X and fills the missing ones
+        with the imputed value plus a calibrated error: its quantiles at each
+        entry are those of :meth:`predict_quantiles`, and along a gap of a
+        series the errors are correlated in time (an AR(1) Gaussian copula
+        whose correlation is estimated on the hidden gaps at fit), so each
+        draw is a plausible trajectory. The cost is linear in ``n_samples``
+        after one imputation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Data with missing entries.
+        n_samples : int, default=1
+            Number of imputations drawn.
+        mask : array-like of bool or None
+            True where X is observed.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws; None uses the estimator's ``random_state``
+            (so an int there makes the draws reproducible).
+
+        Returns
+        -------
+        X_draws : ndarray of shape (n_samples, n_rows, n_features)
+            Observed entries equal to X (the output of :meth:`transform`) in
+            every draw.
+
+            .. versionadded:: 0.3
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklvar import VariationalImputer
+        >>> rng = np.random.RandomState(0)
+        >>> X = np.cumsum(rng.normal(size=(300, 3)), axis=0)
+        >>> X[100:140, 0] = np.nan
+        >>> imp = VariationalImputer(layout="series", random_state=0).fit(X)
+        >>> draws = imp.sample(X, n_samples=20, random_state=0)
+        >>> draws.shape
+        (20, 300, 3)
+        >>> observed = ~np.isnan(X)
+        >>> bool(np.all(draws[:, observed] == X[observed]))
+        True
+        """
+        check_is_fitted(self)
+        n_samples = check_n_samples(n_samples)
+        X, observed = self._validate_X(X, mask, reset=False)
+        X_hat = self._impute_or_copy(X, observed)
+        source = self.random_state if random_state is None else random_state
+        if isinstance(source, Integral):
+            rng = np.random.RandomState([int(source) % (2**31), 17])
+        else:
+            rng = check_random_state(source)
+        out = self._calibration().draws(X_hat, observed, n_samples, rng)
+        return out.astype(X_hat.dtype, copy=False)
 
     @staticmethod
     def _missing_marks(observed):

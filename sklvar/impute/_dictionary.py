@@ -170,6 +170,15 @@ class DictionaryImputer(_BaseImputer):
         their stitching, the initial fill. ``codec_.encode(X)`` gives the
         standardised samples and masks the model sees; ``codec_.decode``
         puts samples back into the shape and units of X.
+    calibration_ : ResidualCalibration
+        The calibrated model of the imputation errors, fitted at the end of
+        :meth:`fit` on observed entries hidden in gaps shaped like the
+        training data's own (no truth): it gives the spread of
+        ``transform(X, return_std=True)``, :meth:`predict_interval`,
+        :meth:`predict_quantiles` and the draws of :meth:`sample` (see the
+        user guide, "Uncertainty").
+
+        .. versionadded:: 0.3
     n_features_in_ : int
         Number of features seen in fit.
     feature_names_in_ : ndarray of str
@@ -361,6 +370,7 @@ class DictionaryImputer(_BaseImputer):
                 f"{n_samples} samples of {n_sample_features} entries in "
                 f"{self.n_iter_} passes."
             )
+        self._calibrate(X, observed)
         return self
 
     # ------------------------------------------------------------ inference

@@ -111,6 +111,12 @@ def _encode_attr(name, value, w, est):
              "coefs": None if coefs is None else [w.array(a) for a in coefs]}
             for spec, weight, coefs in value
         ]}
+    if name == "calibration_":
+        st = value.to_state()
+        return {"kind": "calibration", "value": {
+            k: w.array(v) if isinstance(v, np.ndarray) else
+            w.value(list(v) if isinstance(v, tuple) else v, name)
+            for k, v in st.items()}}
     if name == "net_":
         state = est.net_.module_.state_dict()
         return {"kind": "net", "state": {
@@ -152,6 +158,13 @@ def _decode_attr(spec, arrays):
                  None if m["coefs"] is None else
                  tuple(arrays[a["key"]] for a in m["coefs"]))
                 for m in spec["value"]]
+    if kind == "calibration":
+        from ._uncertainty import ResidualCalibration
+
+        state = {k: arrays[v["key"]] if isinstance(v, dict) and "key" in v
+                 and v.get("kind") == "array" else _read_value(v)
+                 for k, v in spec["value"].items()}
+        return ResidualCalibration.from_state(state)
     if kind in ("value", "history"):
         return _read_value(spec["value"])
     if kind == "net":

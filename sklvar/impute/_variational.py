@@ -294,6 +294,15 @@ class VariationalImputer(_BaseImputer):
         their stitching, the initial fill. ``codec_.encode(X)`` gives the
         standardised samples and masks the model sees; ``codec_.decode``
         puts samples back into the shape and units of X.
+    calibration_ : ResidualCalibration
+        The calibrated model of the imputation errors, fitted at the end of
+        :meth:`fit` on observed entries hidden in gaps shaped like the
+        training data's own (no truth): it gives the spread of
+        ``transform(X, return_std=True)``, :meth:`predict_interval`,
+        :meth:`predict_quantiles` and the draws of :meth:`sample` (see the
+        user guide, "Uncertainty").
+
+        .. versionadded:: 0.3
     n_features_in_ : int
         Number of features seen in fit.
     feature_names_in_ : ndarray of str
@@ -543,7 +552,9 @@ class VariationalImputer(_BaseImputer):
         X, observed, X_true = self._prepare_fit(X, y, mask)
         self._resolved()
         try:
-            return self._fit_validated(X, observed, X_true)
+            self._fit_validated(X, observed, X_true)
+            self._calibrate(X, observed)
+            return self
         except KeyboardInterrupt as exc:
             # a Ctrl-C outside skorch's loop (the field fit, the prior's
             # pre-training) propagates as it is; it is announced here
@@ -763,6 +774,31 @@ class VariationalImputer(_BaseImputer):
     # a final fit whose last EM round still moves the fill by more than this
     # (relative) is unstable: the next candidate replaces it
     _field_max_change = 0.1
+
+    def _calibration_predict(self, X, observed):
+        """Series tables: each field model refitted without the hidden entries.
+
+        The calibration residuals are then those of a model that never saw
+        the hidden values (as in the model choice, 2 EM rounds); the fitted
+        coefficients are used where a refit diverges.
+        """
+        if self.layout_.kind != "table":
+            return super()._calibration_predict(X, observed)
+
+        def predict(input_mask):
+            Z = self.codec_.standardize(X, input_mask, np.float64)
+            out = np.zeros(Z.shape)
+            for spec, weight, coefs in self.field_models_:
+                if coefs is None:
+                    Z_hat = linear_fill_table(Z, input_mask)
+                else:
+                    Z_hat, _ = em_field(Z, input_mask, n_rounds=2, **spec)
+                    if Z_hat is None:
+                        Z_hat = solve_field(Z, input_mask, *coefs)
+                out += weight * Z_hat
+            return self.codec_.destandardize(out)
+
+        return predict
 
     def _impute_table(self, Z, observed):
         Z = np.asarray(Z, dtype=float)
