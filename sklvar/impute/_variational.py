@@ -779,8 +779,8 @@ class VariationalImputer(_BaseImputer):
         """Series tables: each field model refitted without the hidden entries.
 
         The calibration residuals are then those of a model that never saw
-        the hidden values (as in the model choice, 2 EM rounds); the fitted
-        coefficients are used where a refit diverges.
+        the hidden values (with the EM rounds of the model choice); the
+        fitted coefficients are used where a refit diverges.
         """
         if self.layout_.kind != "table":
             return super()._calibration_predict(X, observed)
@@ -792,9 +792,10 @@ class VariationalImputer(_BaseImputer):
                 if coefs is None:
                     Z_hat = linear_fill_table(Z, input_mask)
                 else:
-                    Z_hat, _ = em_field(Z, input_mask, n_rounds=2, **spec)
+                    Z_hat, _ = em_field(Z, input_mask, n_rounds=self._select_rounds,
+                                        tol=self._field_tol, **spec)
                     if Z_hat is None:
-                        Z_hat = solve_field(Z, input_mask, *coefs)
+                        Z_hat = FIELD_KINDS[spec["kind"]][1](Z, input_mask, *coefs)
                 out += weight * Z_hat
             return self.codec_.destandardize(out)
 
