@@ -264,6 +264,12 @@ def sample_series(X, n_rows, *, n_segments=1, random_state=None):
     """
     from sklearn.utils import check_random_state
 
+    if not hasattr(X, "dask"):
+        X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(
+            f"X must be 2-D (rows = time steps), got shape {X.shape}."
+        )
     total = X.shape[0]
     if not isinstance(n_rows, (int, np.integer)) or n_rows < 1:
         raise ValueError(f"n_rows must be an int >= 1, got {n_rows!r}.")
