@@ -121,7 +121,7 @@ def run_scale(args):
     try:
         with LocalCluster(n_workers=args.workers, threads_per_worker=1,
                           processes=True, memory_limit=args.memory_limit,
-                          dashboard_address=None) as cluster, \
+                          dashboard_address=":0") as cluster, \
                 Client(cluster) as client:
             client.run(lambda: __import__("sklvar.impute._variational"))
             start = time.perf_counter()
