@@ -157,6 +157,32 @@ def test_dask_transform_errors(windowed):
         transform(imp, X)
 
 
+def test_dask_transform_output_config_and_dataframe_refused(windowed):
+    import copy
+
+    imp, X, _ = windowed
+    pandas_out = copy.deepcopy(imp).set_output(transform="pandas")
+    with pytest.raises(ValueError, match="set_output.*does not apply to dask"):
+        pandas_out.transform(da.from_array(X, chunks=100))
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    frame = dd.from_pandas(pd.DataFrame(X), npartitions=2)
+    with pytest.raises(TypeError, match="to_dask_array"):
+        imp.transform(frame)
+
+
+def test_dask_transform_dictionary_imputer():
+    from sklvar import DictionaryImputer
+
+    X = _series(500)
+    imp = DictionaryImputer(n_components=4, window=30, random_state=0).fit(X)
+    imp._transform_chunk = 5  # small groups: overlaps of a few groups
+    expected = imp.transform(X)
+    for chunk in (30, 77, 200):
+        result = imp.transform(da.from_array(X, chunks=(chunk, 3))).compute()
+        np.testing.assert_allclose(result, expected, rtol=0, atol=1e-6)
+
+
 def test_dask_transform_series_table_refused():
     X = _series(200)
     imp = VariationalImputer(layout="series", random_state=0).fit(X)

@@ -22,7 +22,18 @@ def _is_nan(value):
 
 
 def _is_dask_array(X):
-    """True when X is a dask array (without importing dask)."""
+    """True when X is a dask array (without importing dask).
+
+    A dask DataFrame is refused here: converting it with numpy would load it
+    whole into memory.
+    """
+    frames = sys.modules.get("dask.dataframe")
+    if frames is not None and isinstance(X, (frames.DataFrame, frames.Series)):
+        raise TypeError(
+            "X is a dask DataFrame; expected a dask array (rows = time steps): "
+            "pass X.to_dask_array(lengths=True), or X.compute() if it fits in "
+            "memory."
+        )
     module = sys.modules.get("dask.array")
     return module is not None and isinstance(X, module.Array)
 

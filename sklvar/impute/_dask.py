@@ -222,6 +222,13 @@ def transform_dask(est, X, mask=None):
             "prior) for series larger than memory, or compute the dask array "
             "(X.compute()) if it fits in memory."
         )
+    config = getattr(est, "_sklearn_output_config", {}).get("transform")
+    if config not in (None, "default"):
+        raise ValueError(
+            f"set_output(transform={config!r}) does not apply to dask arrays "
+            "(the result would be loaded whole into memory); call "
+            "set_output(transform='default') to get a dask array back."
+        )
     mask = _check_dask_input(est, X, mask, da)
     n_out = est.n_features_in_ + (0 if est.indicator_ is None
                                   else len(est.indicator_.features_))
