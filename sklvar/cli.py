@@ -540,7 +540,6 @@ def _run_impute_chunked(args, n_threads):
     X = da.concatenate(blocks)
     fit_rows = min(n_rows, args.fit_rows or args.chunk_rows)
 
-    from .dask import sample_series
     from .impute import VariationalImputer
 
     imp = VariationalImputer(
@@ -558,6 +557,17 @@ def _run_impute_chunked(args, n_threads):
         file=sys.stderr,
     )
     t0 = time.perf_counter()
+    # the blocks read the open file of this process: computed here, one at a
+    # time, whatever dask client the caller has set up
+    with dask.config.set(scheduler="synchronous"):
+        return _fit_impute_write(args, imp, X, pf, values, time_column, nulls,
+                                 fit_rows, pd, t0)
+
+
+def _fit_impute_write(args, imp, X, pf, values, time_column, nulls, fit_rows,
+                      pd, t0):
+    from .dask import sample_series
+
     try:
         sample = sample_series(X, fit_rows, random_state=args.random_state)
         if np.isnan(sample).all():

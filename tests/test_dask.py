@@ -81,7 +81,7 @@ def test_dask_transform_uneven_chunks_property(windowed):
     st = hypothesis.strategies
     imp, X, expected = windowed
 
-    @hypothesis.settings(max_examples=12, deadline=None, database=None)
+    @hypothesis.settings(max_examples=8, deadline=None, database=None)
     @hypothesis.given(st.lists(st.integers(WINDOW, 250), min_size=1, max_size=12))
     def check(sizes):
         chunks, total = [], 0
@@ -225,41 +225,6 @@ def test_sample_series_errors(kwargs, match):
         sample_series(_series(2000), **kwargs)
 
 
-# ------------------------------------------------- hyper-parameter search on dask
-@pytest.fixture(scope="module")
-def dask_client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1,
-                                  processes=True, dashboard_address=":0") as cluster, \
-            distributed.Client(cluster) as client:
-        yield client
-
-
-def test_search_on_local_cluster_equals_serial(dask_client):
-    from joblib import parallel_config
-    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
-
-    X = _series(400, seed=1)
-    base = VariationalImputer(prior="pca", solver="gd", window=40, max_epochs=2,
-                              batch_size=16, random_state=0, n_threads=1)
-    grid = {"lambda_prior": [0.5, 2.0], "n_solver_iter": [2, 5],
-            "prior": ["pca", "ae"]}
-    searches = [
-        lambda: GridSearchCV(base, grid, cv=2),
-        lambda: RandomizedSearchCV(base, grid, n_iter=3, cv=2, random_state=0),
-    ]
-    for make in searches:
-        serial = make().fit(X)
-        with parallel_config(backend="dask"):
-            on_cluster = make().fit(X)
-        assert on_cluster.best_params_ == serial.best_params_
-        np.testing.assert_allclose(on_cluster.cv_results_["mean_test_score"],
-                                   serial.cv_results_["mean_test_score"],
-                                   rtol=1e-6)
-    # the tasks ran on the workers (2 processes, not this one)
-    assert len(dask_client.scheduler_info()["workers"]) == 2
-
-
 # ----------------------------------------------------------------- command line
 def _parquet_file(path, n=1000):
     pd = pytest.importorskip("pandas")
@@ -312,3 +277,50 @@ def test_cli_chunk_rows_errors(tmp_path, capsys, extra, match):
     assert status == 2
     assert match in capsys.readouterr().err
     assert not (tmp_path / out).exists()
+
+
+# ------------------------------------------------- hyper-parameter search on dask
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                  processes=True, dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+def test_search_on_local_cluster_equals_serial(dask_client):
+    from joblib import parallel_config
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+
+    X = _series(400, seed=1)
+    base = VariationalImputer(prior="pca", solver="gd", window=40, max_epochs=2,
+                              batch_size=16, random_state=0, n_threads=1)
+    grid = {"lambda_prior": [0.5, 2.0], "n_solver_iter": [2, 5],
+            "prior": ["pca", "ae"]}
+    searches = [
+        lambda: GridSearchCV(base, grid, cv=2),
+        lambda: RandomizedSearchCV(base, grid, n_iter=3, cv=2, random_state=0),
+    ]
+    for make in searches:
+        serial = make().fit(X)
+        with parallel_config(backend="dask"):
+            on_cluster = make().fit(X)
+        assert on_cluster.best_params_ == serial.best_params_
+        np.testing.assert_allclose(on_cluster.cv_results_["mean_test_score"],
+                                   serial.cv_results_["mean_test_score"],
+                                   rtol=1e-6)
+    # the tasks ran on the workers (2 processes, not this one)
+    assert len(dask_client.scheduler_info()["workers"]) == 2
+
+
+def test_cli_chunk_rows_with_a_client_active(dask_client, tmp_path):
+    # the blocks read the open file of the command's process: they are
+    # computed there even when a distributed client is the default
+    from sklvar.cli import main
+
+    src = tmp_path / "in.parquet"
+    _parquet_file(src, 400)
+    assert main(["impute", str(src), "-o", str(tmp_path / "out.parquet"),
+                 "--window", "40", "--max-epochs", "1", "--n-solver-iter", "2",
+                 "--chunk-rows", "150"]) == 0
