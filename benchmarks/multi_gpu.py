@@ -28,8 +28,6 @@ import os
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -93,8 +91,8 @@ def main(argv=None):
         devices, device = list(range(n_gpus)), "cuda"
     from scale import lazy_series
 
-    from sklvar.datasets import make_lorenz63, make_missing
     from sklvar.dask import sample_series
+    from sklvar.datasets import make_lorenz63, make_missing
 
     n_steps = 2000 if args.quick else 20000
     data = make_lorenz63(n_train=1, n_test=1, n_steps=n_steps, window=200,

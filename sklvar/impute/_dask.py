@@ -21,8 +21,6 @@ window are merged with a neighbour first.
 
 import numpy as np
 
-from ..utils._windows import window_starts
-
 DASK_HINT = 'pip install "sklvar[dask]"'
 
 
