@@ -324,3 +324,35 @@ def test_cli_chunk_rows_with_a_client_active(dask_client, tmp_path):
     assert main(["impute", str(src), "-o", str(tmp_path / "out.parquet"),
                  "--window", "40", "--max-epochs", "1", "--n-solver-iter", "2",
                  "--chunk-rows", "150"]) == 0
+
+
+# ------------------------------------------------------------------ benchmarks
+def _load_benchmark(name):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    if not path.is_file():
+        pytest.skip("no benchmarks/ folder (installed package)")
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_multi_gpu_script_exits_cleanly_without_gpus(capsys):
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.device_count() >= 2:
+        pytest.skip("this machine has >= 2 GPUs: the script would run")
+    assert _load_benchmark("multi_gpu").main([]) == 0
+    assert "needs >= 2 GPUs" in capsys.readouterr().out
+
+
+def test_scale_generator_is_lazy_and_seeded():
+    scale = _load_benchmark("scale")
+    X = scale.lazy_series(10**9, 10**6, seed=0)  # 12 GB if it were materialised
+    assert X.shape == (10**9, 3) and X.dtype == np.float32
+    first = X[:1000].compute()
+    np.testing.assert_array_equal(first, X[:1000].compute())
+    assert np.isnan(first).any() and np.isfinite(first).any()
