@@ -182,7 +182,8 @@ def run_memory(args):
         imp.transform(X_long)
         times.append(time.perf_counter() - t0)
     return {"rows": len(X_long), "threads": args.threads, "times_s": times,
-            "median_s": float(np.median(times)), "torch": torch.__version__}
+            "median_s": float(np.median(times)), "torch": torch.__version__,
+            "peak_rss_mb": _peak_rss_mb()}
 
 
 def main(argv=None):
