@@ -118,7 +118,9 @@ def sample_series(X, n_rows, *, n_segments=1, random_state=None):
         Number of contiguous segments. More segments cover more of the
         series; each junction between two segments is a jump that the windows
         across it see as part of the series, so keep segments much longer
-        than the window (``n_rows / n_segments >> window``).
+        than the window (``n_rows / n_segments >> window``). Each segment
+        lies in its own part of the series, so they do not overlap (but for
+        a row of rounding when ``n_rows`` is close to ``n_total``).
     random_state : int, RandomState instance or None, default=None
         Seeds the positions of the segments.
 
