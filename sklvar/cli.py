@@ -321,6 +321,15 @@ def _run_impute(args):
             "lose which values were gaps; write to another file, or pass --force "
             "to overwrite the input."
         )
+    if args.chunk_rows is not None:
+        if args.interval is not None:
+            raise CLIError(
+                "--interval is not available with --chunk-rows (files read in "
+                "blocks); drop one of them."
+            )
+        return _run_impute_chunked(args, n_threads)
+    if args.fit_rows is not None:
+        raise CLIError("--fit-rows goes with --chunk-rows (files read in blocks).")
     df, time_column = _read_table(args.input, args.time_column)
     X = df.to_numpy(dtype=np.float64)
     observed = ~np.isnan(X)
@@ -429,6 +438,251 @@ def _with_interval_columns(out, imp, X, level, pd):
     return pd.concat([out, pd.DataFrame(bounds, index=out.index)], axis=1)
 
 
+# ------------------------------------------------------- impute, in row blocks
+def _check_chunked_args(args):
+    for name in (args.input, args.output):
+        if not _is_parquet(name):
+            raise CLIError(
+                f"--chunk-rows reads and writes Parquet files (.parquet or .pq); "
+                f"got {name!r}. Convert the file to Parquet, or drop --chunk-rows "
+                "to read it whole."
+            )
+    if args.chunk_rows < 2:
+        raise CLIError(f"--chunk-rows must be >= 2, got {args.chunk_rows}.")
+    if args.window is None or args.window < 2:
+        raise CLIError(
+            "--chunk-rows needs --window N (N >= 2, at most --chunk-rows): the "
+            "file is imputed in blocks of rows with a neural prior on windows; "
+            "the default series-table model (field prior) solves the whole "
+            "file at once and cannot be split into blocks."
+        )
+    if args.window > args.chunk_rows:
+        raise CLIError(
+            f"--window {args.window} is longer than --chunk-rows "
+            f"{args.chunk_rows}; expected --chunk-rows >= --window."
+        )
+    if args.fit_rows is not None and args.fit_rows < 2:
+        raise CLIError(f"--fit-rows must be >= 2, got {args.fit_rows}.")
+    if args.max_time is not None and not args.max_time > 0:
+        raise CLIError(f"--max-time must be > 0 seconds, got {args.max_time}.")
+
+
+def _parquet_source(path, time_column):
+    """The open file, its value columns, its time column and its null counts."""
+    pd = _import_pandas()
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise CLIError(f"cannot read {str(path)!r}: no such file.")
+    try:
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+    except ImportError as exc:
+        raise CLIError(
+            f"cannot read {str(path)!r}: Parquet files need pyarrow "
+            f'(pip install "sklvar[io]"): {exc}'
+        ) from exc
+    except Exception as exc:  # pyarrow raises several types for bad files
+        raise CLIError(f"cannot read {str(path)!r}: {exc}") from exc
+    names = [n for n in pf.schema_arrow.names
+             if not n.startswith("__index_level_")]
+    if pf.metadata.num_rows == 0 or not names:
+        raise CLIError(f"{str(path)!r} holds no data.")
+    head = pf.read_row_group(0, columns=names).to_pandas()
+    if time_column is None:
+        time_column = _detect_time_column(head, pd)
+        if time_column is not None:
+            print(f"{path}: the first column {time_column!r} holds ISO time "
+                  "stamps: used as the time column (not imputed)",
+                  file=sys.stderr)
+    elif time_column not in names:
+        raise CLIError(
+            f"--time-column {time_column!r} is not a column of {str(path)!r}; "
+            f"its columns are {', '.join(names)}."
+        )
+    values = [n for n in names if n != time_column]
+    bad = [n for n in values if not pd.api.types.is_numeric_dtype(head[n])]
+    if bad:
+        hint = "" if time_column else " (use --time-column for a time stamp column)"
+        raise CLIError(
+            f"{str(path)!r}: non-numeric column(s) {', '.join(map(repr, bad))}; "
+            f"every column but the time column must hold numbers{hint}."
+        )
+    # missing values per column from the row groups' statistics (None when a
+    # row group has none); NaN values are not counted there, only nulls
+    nulls = {}
+    meta = pf.metadata
+    for j, name in enumerate(pf.schema_arrow.names):
+        if name not in values:
+            continue
+        counts = []
+        for g in range(meta.num_row_groups):
+            stats = meta.row_group(g).column(j).statistics
+            counts.append(stats.null_count if stats is not None
+                          and stats.has_null_count else None)
+        nulls[name] = None if None in counts else int(sum(counts))
+    return pf, values, time_column, nulls
+
+
+def _read_rows(pf, start, stop, columns):
+    """Rows [start, stop) of ``columns`` of a Parquet file, as a DataFrame."""
+    meta = pf.metadata
+    groups, first, offset = [], None, 0
+    for g in range(meta.num_row_groups):
+        n = meta.row_group(g).num_rows
+        if offset + n > start and offset < stop:
+            groups.append(g)
+            first = offset if first is None else first
+        offset += n
+    table = pf.read_row_groups(groups, columns=columns)
+    return table.slice(start - first, stop - start).to_pandas()
+
+
+def _run_impute_chunked(args, n_threads):
+    """``sklvar impute IN.parquet -o OUT.parquet --chunk-rows N --window W``."""
+    _check_chunked_args(args)
+    try:
+        from .impute._dask import import_dask
+
+        da = import_dask()
+        import dask
+    except ImportError as exc:
+        raise CLIError(str(exc)) from exc
+    pd = _import_pandas()
+    pf, values, time_column, nulls = _parquet_source(args.input, args.time_column)
+    n_rows = pf.metadata.num_rows
+    if len(values) == 0:
+        raise CLIError(f"{args.input!r} has no column to impute.")
+    if all(v == 0 for v in nulls.values()):
+        raise CLIError(f"{args.input!r} has no missing value: nothing to impute.")
+    prior = args.prior or "cnn"
+    solver = args.solver or "lstm"
+    _check_choice(prior, _prior_choices(), "--prior")
+    _check_choice(solver, _solver_choices(), "--solver")
+
+    def read_block(start, stop):
+        block = _read_rows(pf, start, stop, values)
+        return block.to_numpy(dtype=np.float64, na_value=np.nan)
+
+    starts = range(0, n_rows, args.chunk_rows)
+    blocks = [
+        da.from_delayed(dask.delayed(read_block)(a, min(a + args.chunk_rows, n_rows)),
+                        shape=(min(a + args.chunk_rows, n_rows) - a, len(values)),
+                        dtype=np.float64)
+        for a in starts
+    ]
+    X = da.concatenate(blocks)
+    fit_rows = min(n_rows, args.fit_rows or args.chunk_rows)
+
+    from .impute import VariationalImputer
+
+    imp = VariationalImputer(
+        prior=prior, solver=solver, window=args.window,
+        stride=max(1, args.window // 4), max_epochs=args.max_epochs,
+        n_solver_iter=args.n_solver_iter, device=args.device, n_threads=n_threads,
+        random_state=args.random_state, max_time=args.max_time,
+        verbose=args.verbose,
+    )
+    print(
+        f"{args.input}: {n_rows} rows x {len(values)} columns, read in blocks of "
+        f"{args.chunk_rows} rows; fitting VariationalImputer(prior={prior!r}, "
+        f"solver={solver!r}, window={args.window}, n_threads={n_threads}) on "
+        f"{fit_rows} rows, {args.max_epochs} epochs",
+        file=sys.stderr,
+    )
+    t0 = time.perf_counter()
+    # the blocks read the open file of this process: computed here, one at a
+    # time, whatever dask client the caller has set up
+    with dask.config.set(scheduler="synchronous"):
+        return _fit_impute_write(args, imp, X, pf, values, time_column, nulls,
+                                 fit_rows, pd, t0)
+
+
+def _fit_impute_write(args, imp, X, pf, values, time_column, nulls, fit_rows,
+                      pd, t0):
+    from .dask import sample_series
+
+    try:
+        sample = sample_series(X, fit_rows, random_state=args.random_state)
+        if np.isnan(sample).all():
+            raise CLIError(
+                f"the {fit_rows} rows sampled to fit on hold no observed value; "
+                "raise --fit-rows."
+            )
+        imp.fit(sample)
+        out = imp.transform(X)
+    except (ValueError, FloatingPointError) as exc:
+        raise CLIError(f"imputation failed: {exc}") from exc
+    complete = [v for v in values if nulls[v] == 0]
+    keep = complete + ([time_column] if time_column is not None else [])
+    n_missing = _write_blocks(args, pf, out, values, keep, time_column, pd)
+    print(
+        f"imputed {n_missing} values in {time.perf_counter() - t0:.1f} s, "
+        f"{len(out.chunks[0])} block(s); wrote {args.output}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _write_blocks(args, pf, out, values, keep, time_column, pd):
+    """Compute ``out`` block by block and append each to a Parquet file.
+
+    Written to a temporary file beside ``args.output``, renamed at the end
+    (as :func:`_write_table`). Returns the number of values imputed.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = pathlib.Path(args.output)
+    if path.is_dir():
+        raise CLIError(
+            f"cannot write {str(path)!r}: it is a directory; expected a file name."
+        )
+    tmp, writer, n_missing, start = None, None, 0, 0
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                   dir=path.parent if str(path.parent) else ".")
+        os.close(fd)
+        for block in out.blocks:
+            try:
+                X_hat = block.compute(scheduler="synchronous")
+            except (ValueError, FloatingPointError) as exc:
+                raise CLIError(f"imputation failed: {exc}") from exc
+            stop = start + len(X_hat)
+            source = _read_rows(pf, start, stop, values + (
+                [time_column] if time_column is not None else []))
+            n_missing += int(source[values].isna().to_numpy().sum())
+            df = pd.DataFrame(X_hat, columns=values)
+            for column in keep:
+                if column != time_column:
+                    df[column] = source[column].to_numpy()
+            if time_column is not None:
+                index = source[time_column]
+                if not pd.api.types.is_numeric_dtype(index):
+                    try:
+                        index = pd.to_datetime(index)
+                    except (ValueError, TypeError):
+                        pass
+                df.index = pd.Index(index, name=time_column)
+            table = pa.Table.from_pandas(df, preserve_index=time_column is not None)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table)
+            start = stop
+        writer.close()
+        writer = None
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise CLIError(f"cannot write {str(path)!r}: {exc}") from exc
+    finally:
+        if writer is not None:
+            writer.close()
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+    return n_missing
+
+
 # -------------------------------------------------------------------------- main
 def _build_parser():
     parser = argparse.ArgumentParser(
@@ -528,6 +782,15 @@ def _build_parser():
                      help="seed (default: 0)")
     imp.add_argument("--threads", type=int, default=_DEFAULT_THREADS, metavar="N",
                      help=_THREADS_HELP)
+    imp.add_argument("--chunk-rows", type=int, default=None, metavar="N",
+                     help="read, impute and write the file in blocks of N rows, "
+                     "for files larger than memory (Parquet in, Parquet out; "
+                     "needs --window and the dask extra: pip install "
+                     "\"sklvar[dask]\"); the model is fitted on --fit-rows rows "
+                     "of the file")
+    imp.add_argument("--fit-rows", type=int, default=None, metavar="N",
+                     help="with --chunk-rows: fit on N contiguous rows of the "
+                     "file at a seeded random position (default: --chunk-rows)")
     imp.add_argument("-v", "--verbose", action="count", default=0,
                      help="show the training progress and per-epoch log")
     imp.set_defaults(run=_run_impute)

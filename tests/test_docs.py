@@ -30,6 +30,7 @@ PUBLIC = {
     "sklvar.metrics": set(),
     "sklvar.plotting": set(),
     "sklvar.diagnostics": set(),
+    "sklvar.dask": set(),
 }
 
 

@@ -24,6 +24,7 @@ LAYERS = {
     "impute": 6,
     "diagnostics": 6,
     "plotting": 7,
+    "dask": 7,  # the dask scale-out helpers (public, on top of impute)
     "__init__": 8,  # the public API (lazy re-exports of impute)
     "cli": 9,
     "__main__": 10,

@@ -145,7 +145,13 @@ _MEMORY_SCRIPT = textwrap.dedent("""
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
-    def peak_mb():  # high-water mark of the resident set size (Linux: KiB)
+    def peak_mb():  # this process's high-water mark of the resident set size
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent
+        # across fork + exec, so a pytest process that once grew larger than
+        # this one (issue 17's dask tests run before) made it read its peak
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     rng = np.random.RandomState(0)
@@ -180,7 +186,7 @@ def test_transform_memory_is_bounded_for_a_long_series():
     """Impute 200,000 rows x 3 and check the peak memory of transform.
 
     Measured in a fresh process: peak resident set size during transform
-    (``ru_maxrss``, which includes torch's CPU allocations, unlike
+    (``VmHWM``, which includes torch's CPU allocations, unlike
     tracemalloc) minus the resident size just before it. This over-estimates
     the transform's own peak only if an earlier peak (the small fit) was
     higher, so it is an upper bound. The bound (120 MB) leaves room for the

@@ -4,6 +4,7 @@ Torch-free: the dictionary baseline builds on it without importing torch.
 """
 
 import functools
+import sys
 import warnings
 from numbers import Integral, Real
 
@@ -28,6 +29,23 @@ from ._uncertainty import (
 
 def _is_nan(value):
     return bool(isinstance(value, Real) and np.isnan(value))
+
+
+def _is_dask_array(X):
+    """True when X is a dask array (without importing dask).
+
+    A dask DataFrame is refused here: converting it with numpy would load it
+    whole into memory.
+    """
+    frames = sys.modules.get("dask.dataframe")
+    if frames is not None and isinstance(X, (frames.DataFrame, frames.Series)):
+        raise TypeError(
+            "X is a dask DataFrame; expected a dask array (rows = time steps): "
+            "pass X.to_dask_array(lengths=True), or X.compute() if it fits in "
+            "memory."
+        )
+    module = sys.modules.get("dask.array")
+    return module is not None and isinstance(X, module.Array)
 
 
 def _with_threads(method):
@@ -276,16 +294,20 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         )
 
     # -------------------------------------------------------------- imputation
-    def _impute_standardized(self, Z, observed, impute_samples=None):
+    def _impute_standardized(self, Z, observed, impute_samples=None, starts=None,
+                             offset=0):
         """Impute a standardised (n_rows, n_features) array, chunk by chunk.
 
         ``impute_samples(Y, M)`` maps a batch of samples to their imputation;
-        it defaults to the subclass's ``_impute_samples``.
+        it defaults to the subclass's ``_impute_samples``. ``starts`` and
+        ``offset``: the windows to stitch and the index of the first among
+        those of the whole series (:meth:`SampleCodec.apply`).
         """
         if self.layout_.kind == "table" and impute_samples is None:
             return self._impute_table(Z, observed)
         return self.codec_.apply(Z, observed, impute_samples or self._impute_samples,
-                                 chunk=self._transform_chunk)
+                                 chunk=self._transform_chunk, starts=starts,
+                                 offset=offset)
 
     def _impute_table(self, Z, observed):
         """Impute a whole standardised (T, D) table (``"table"`` layout)."""
@@ -295,12 +317,22 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             "series into windows."
         )
 
-    def _impute(self, X, observed):
-        """Impute a validated array; observed entries put back if asked."""
+    def _impute(self, X, observed, *, starts=None, offset=0, rows=None):
+        """Impute a validated array; observed entries put back if asked.
+
+        ``starts`` and ``rows`` serve the chunked transform of dask arrays
+        (:mod:`sklvar.impute._dask`): X is then a block of a long series with
+        its overlap, ``starts`` the windows of the whole series in it,
+        ``offset`` the index of the first of them in the whole series and
+        ``rows`` (a slice) the rows of the block to return.
+        """
         # whole tables are solved in double precision (sparse direct solve)
         dtype = np.float64 if self.layout_.kind == "table" else None
         Z = self.codec_.standardize(X, observed, dtype)
-        Z_hat = self._impute_standardized(Z, observed)
+        Z_hat = self._impute_standardized(Z, observed, starts=starts,
+                                          offset=offset)
+        if rows is not None:
+            X, observed, Z_hat = X[rows], observed[rows], Z_hat[rows]
         with np.errstate(over="ignore", invalid="ignore"):
             out = self.codec_.destandardize(Z_hat)
         if np.all(np.isfinite(Z_hat)) and not np.all(np.isfinite(out)):
@@ -327,6 +359,10 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Data with missing entries (``missing_values``, NaN by default).
+            A dask array (rows = time steps with ``window``, rows = samples
+            otherwise) is imputed lazily, block by block, and a dask array
+            returned (:func:`sklvar.dask.transform`, which has the details;
+            needs ``pip install "sklvar[dask]"``).
         mask : array-like of bool, same shape as X, or None
             True where X is observed; None derives it from ``missing_values``.
         return_std : bool, default=False
@@ -340,12 +376,23 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         -------
         X_imputed : ndarray of shape (n_samples, n_features)
             Missing entries filled; observed entries unchanged when
-            ``keep_observed=True``, denoised by the model otherwise.
+            ``keep_observed=True``, denoised by the model otherwise. A dask
+            array when X is one.
         X_std : ndarray of shape (n_samples, n_features)
             Only with ``return_std=True``: the spread of each entry, in the
             units of X (without the ``add_indicator`` columns).
         """
         check_is_fitted(self)
+        if _is_dask_array(X):
+            if return_std:
+                raise ValueError(
+                    "return_std=True is not supported for dask arrays; got a "
+                    f"{type(X).__name__}. Compute the spread on blocks in memory "
+                    "(transform(block, return_std=True)), or pass a NumPy array."
+                )
+            from ._dask import transform_dask
+
+            return transform_dask(self, X, mask)
         X, observed = self._validate_X(X, mask, reset=False)
         out = self._impute_or_copy(X, observed)
         std = None

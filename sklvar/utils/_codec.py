@@ -320,7 +320,8 @@ class SampleCodec:
         """User-unit (n_rows, n_features) array of standardised samples."""
         return self.destandardize(self.from_samples(samples, n_rows))
 
-    def apply(self, Z, observed, impute_samples, *, chunk=1024):
+    def apply(self, Z, observed, impute_samples, *, chunk=1024, starts=None,
+              offset=0):
         """Map a function of sample batches over a standardised array.
 
         The samples (windows) are made and imputed ``chunk`` at a time, so the
@@ -336,6 +337,18 @@ class SampleCodec:
             their masks to an array of the same shape.
         chunk : int, default=1024
             Samples per call.
+        starts : ndarray of int or None, default=None
+            First rows of the windows to impute and stitch (windows only),
+            relative to ``Z``; None is :meth:`window_starts` of ``Z``. The
+            chunked transform of dask arrays passes the windows of the whole
+            series that fall in a block, so that the rows of the block covered
+            by all their windows come out as in one pass over the series.
+        offset : int, default=0
+            Index of ``starts[0]`` among the windows of the whole series: the
+            calls to ``impute_samples`` are cut at the multiples of ``chunk``
+            of the whole series, so each window is imputed in the same batch
+            (same batch size) as in one pass over the series, hence to the
+            same float32 rounding.
 
         Returns
         -------
@@ -351,10 +364,14 @@ class SampleCodec:
             return out
         window = self.layout.window
         n_t, n_d = Z.shape
-        starts = self.window_starts(n_t)
+        if starts is None:
+            starts = self.window_starts(n_t)
         stitcher = WindowStitcher(n_t, n_d, window)
-        for i in range(0, len(starts), chunk):
-            s = starts[i:i + chunk]
+        i = 0
+        while i < len(starts):
+            stop = min(len(starts), i + chunk - (offset + i) % chunk)
+            s = starts[i:stop]
+            i = stop
             Y = cut_windows(Z, s, window)
             M = cut_windows(observed, s, window, fill=False)
             X_hat = impute_samples(Y.reshape((len(s),) + shape),
