@@ -112,7 +112,10 @@ def main(variants):
     for v in variants:
         if v not in VARIANTS:
             raise SystemExit(f"unknown variant {v!r}; expected among {VARIANTS}")
-        results[v] = run(v)
+        rows = run(v)
+        # re-read: variants may run in parallel processes on the same cache
+        results = json.loads(cache.read_text()) if cache.exists() else {}
+        results[v] = rows
         cache.write_text(json.dumps(results, indent=1))
     names = [v for v in VARIANTS if v in results]
     lines = ["# What each choice of the series-table default buys", "",
