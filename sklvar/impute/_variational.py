@@ -771,6 +771,8 @@ class VariationalImputer(_BaseImputer):
     _select_rounds = 8
     # hiding draws of the model choice
     _select_draws = 3
+    # EM rounds (at most) of the refits of the calibration of the intervals
+    _calibration_rounds = 3
     # a final fit whose last EM round still moves the fill by more than this
     # (relative) is unstable: the next candidate replaces it
     _field_max_change = 0.1
@@ -779,8 +781,9 @@ class VariationalImputer(_BaseImputer):
         """Series tables: each field model refitted without the hidden entries.
 
         The calibration residuals are then those of a model that never saw
-        the hidden values (with the EM rounds of the model choice); the
-        fitted coefficients are used where a refit diverges.
+        the hidden values (at most ``_calibration_rounds`` EM rounds: fewer
+        than the final fit's, for cost; the residuals are then slightly
+        pessimistic); the fitted coefficients are used where a refit diverges.
         """
         if self.layout_.kind != "table":
             return super()._calibration_predict(X, observed)
@@ -792,7 +795,8 @@ class VariationalImputer(_BaseImputer):
                 if coefs is None:
                     Z_hat = linear_fill_table(Z, input_mask)
                 else:
-                    Z_hat, _ = em_field(Z, input_mask, n_rounds=self._select_rounds,
+                    Z_hat, _ = em_field(Z, input_mask,
+                                        n_rounds=self._calibration_rounds,
                                         tol=self._field_tol, **spec)
                     if Z_hat is None:
                         Z_hat = FIELD_KINDS[spec["kind"]][1](Z, input_mask, *coefs)
