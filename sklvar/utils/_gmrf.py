@@ -279,6 +279,16 @@ def fit_temporal(Z, order, alpha, observed=None):
     return B, c
 
 
+def _column_std(A, rows=None):
+    """Standard deviation of each column of A over its ``rows`` (NaN: < 2 rows)."""
+    out = np.full(A.shape[1], np.nan)
+    for j in range(A.shape[1]):
+        a = A[:, j] if rows is None else A[rows[:, j], j]
+        if a.size >= 2:
+            out[j] = a.std()
+    return out
+
+
 def fit_increments(Z, order, alpha, observed=None):
     r"""(B, c, w) of the field on the first differences of a filled table.
 
@@ -297,20 +307,13 @@ def fit_increments(Z, order, alpha, observed=None):
     obs_d = None if observed is None else observed[1:] & observed[:-1]
     # the ridge is relative to unit variances: fit on increments scaled to
     # unit standard deviation, then scale the coefficients back
-    scale = np.ones(n_d)
-    for j in range(n_d):
-        d = D[:, j] if obs_d is None else D[obs_d[:, j], j]
-        if d.size >= 2 and d.std() > 0:
-            scale[j] = d.std()
+    scale = _column_std(D, obs_d)
+    scale[~(scale > 0)] = 1.0
     B, c = fit_field(D / scale, order, alpha, obs_d)
     B = B * scale[:, None, None] / scale[None, None, :]
     c = c * scale
-    R = D - _lagged_phi(D, B, c)
-    sd = np.ones(n_d)
-    for j in range(n_d):
-        r = R[:, j] if obs_d is None else R[obs_d[:, j], j]
-        if r.size >= 2:
-            sd[j] = r.std()
+    sd = _column_std(D - _lagged_phi(D, B, c), obs_d)
+    sd[np.isnan(sd)] = 1.0
     floor = 1e-6 * max(float(sd.max()), 1e-12)
     return B, c, 1.0 / np.maximum(sd, floor)
 
