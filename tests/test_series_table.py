@@ -16,6 +16,7 @@ from sklvar.utils._gmrf import (
     fit_increments,
     increments_phi,
     linear_fill_table,
+    near_gaps_hides,
     shifted_gaps_hide,
     solve_field,
     solve_increments,
@@ -305,3 +306,37 @@ def test_shifted_gaps_hide_does_not_move_interior_gaps_onto_the_edges():
         h = shifted_gaps_hide(obs, np.random.RandomState(seed))
         assert not h[0].any() and not h[-1].any()
         assert h[:, 1:].sum() == 0 and h.sum() > 0
+
+
+def _mean_time_distance(hidden, missing):
+    steps = np.flatnonzero(missing.any(axis=1))
+    rows = np.flatnonzero(hidden.any(axis=1))
+    return np.abs(rows[:, None] - steps[None, :]).min(axis=1).mean()
+
+
+def test_near_gaps_hides_put_an_aligned_block_beside_itself():
+    obs = np.ones((1000, 6), dtype=bool)
+    obs[100:300, :2] = False  # one block aligned across two series
+    near = near_gaps_hides(obs, np.random.RandomState(0), 3)
+    rng = np.random.RandomState(0)
+    far = [shifted_gaps_hide(obs, rng) for _ in range(30)]
+    d_near = [_mean_time_distance(h, ~obs) for h in near]
+    d_far = [_mean_time_distance(h, ~obs) for h in far]
+    assert len(near) == 3
+    for h in near:
+        assert not (h & ~obs).any()  # a subset of the observed entries
+        assert h[:, 2:].sum() == 0  # in the gap's series only
+        assert h.sum() >= 100
+    assert max(d_near) < np.median(d_far) / 2
+    assert len({h.tobytes() for h in near}) == 3  # distinct offsets
+
+
+def test_near_gaps_hides_of_spread_gaps_are_shifted_copies():
+    rng = np.random.RandomState(1)
+    obs = rng.rand(500, 5) > 0.1  # points: every offset is as near
+    for h in near_gaps_hides(obs, np.random.RandomState(2), 3):
+        assert not (h & ~obs).any()
+        assert 0.6 * (~obs).sum() < h.sum() < 1.2 * (~obs).sum()
+    full = np.ones((50, 2), dtype=bool)  # no gap: random runs instead
+    hides = near_gaps_hides(full, np.random.RandomState(0), 2)
+    assert len(hides) == 2 and all(h.any() for h in hides)

@@ -722,7 +722,7 @@ class VariationalImputer(_BaseImputer):
             chosen, errors, ranked = select_field(
                 Z, observed, FIELD_CANDIDATES, rng, deadline=deadline, clock=clock,
                 n_rounds=self._select_rounds, tol=self._field_tol,
-                n_draws=self._select_draws,
+                n_draws=self._select_draws, n_near=self._select_near,
             )
             self.validation_errors_ = np.array(
                 errors + [np.nan] * (len(FIELD_CANDIDATES) - len(errors))
@@ -771,6 +771,8 @@ class VariationalImputer(_BaseImputer):
     _select_rounds = 8
     # hiding draws of the model choice
     _select_draws = 3
+    # of which nearest in time to the gaps (near_gaps_hides)
+    _select_near = 3
     # EM rounds (at most) of the refits of the calibration of the intervals
     _calibration_rounds = 3
     # a final fit whose last EM round still moves the fill by more than this

@@ -20,8 +20,9 @@ converges, and defined where it would not); for a Gaussian field it is the
 conditional mean of the missing entries given the observed ones (kriging in
 time x series). The coefficients are fitted by EM rounds (:func:`em_field`:
 fit on the current fill, solve, refit) and the model is chosen on held-out
-observed entries shaped like the table's own gaps (:func:`select_field`,
-:func:`shifted_gaps_hide`). ``VariationalImputer(layout="series")`` runs this.
+observed entries shaped like the table's own gaps and put nearest in time to
+them (:func:`select_field`, :func:`near_gaps_hides`, :func:`shifted_gaps_hide`).
+``VariationalImputer(layout="series")`` runs this.
 """
 
 import numpy as np
@@ -42,6 +43,7 @@ __all__ = [
     "gap_shaped_hide",
     "linear_fill_table",
     "linear_phi_coefs",
+    "near_gaps_hides",
     "select_field",
     "shifted_gaps_hide",
     "solve_field",
@@ -613,6 +615,63 @@ def shifted_gaps_hide(observed, rng, min_fraction=0.02, default_length=10,
     return hidden
 
 
+def _time_distance(support):
+    """Steps from each time step to the nearest step where ``support`` is True."""
+    n_t = support.shape[0]
+    idx = np.flatnonzero(support)
+    if idx.size == 0:
+        return np.zeros(n_t)
+    t = np.arange(n_t)
+    pos = np.searchsorted(idx, t)
+    left = idx[np.clip(pos - 1, 0, idx.size - 1)]
+    right = idx[np.clip(pos, 0, idx.size - 1)]
+    return np.minimum(np.abs(t - left), np.abs(t - right)).astype(float)
+
+
+def near_gaps_hides(observed, rng, n_hides, n_offsets=40):
+    """``n_hides`` shifted copies of the gaps, those nearest in time to them.
+
+    ``n_offsets`` offsets are drawn as in :func:`shifted_gaps_hide`
+    (``wrap="drop"``); each is scored by the mean distance in time of its
+    hidden entries to the nearest step where some series has a gap, and the
+    ``n_hides`` nearest distinct offsets (among those that keep at least 90 %
+    of the rolled entries, where any does) are returned. Where the gaps are
+    spread over the whole series (random blocks or points) every offset is
+    about as near, so this is a random draw; where they sit in one stretch of
+    time (a block aligned across series) the hidden entries are put beside it,
+    where a non-stationary series behaves most like in the gap.
+
+    Returns
+    -------
+    hides : list of ndarray of bool, shape (T, D)
+        Subsets of ``observed``.
+    """
+    n_t = observed.shape[0]
+    missing = ~observed
+    if not missing.any() or n_t < 2:
+        return [shifted_gaps_hide(observed, rng) for _ in range(n_hides)]
+    dist = _time_distance(missing.any(axis=1))
+    lo, hi = max(1, n_t // 10), max(2, n_t - n_t // 10)
+    offsets = np.unique(rng.randint(lo, hi, size=n_offsets))
+    scored = []
+    for off in offsets:
+        rolled = np.roll(missing, off, axis=0)
+        total = max(1, int(rolled.sum()))
+        rolled = _drop_edge_runs(rolled, missing)
+        hidden = rolled & observed
+        kept = rolled.sum() / total
+        n_rows = hidden.sum(axis=1)
+        if n_rows.sum() == 0:
+            continue
+        near = float(n_rows @ dist / n_rows.sum())
+        scored.append((kept < 0.9, near, int(off), hidden))
+    scored.sort(key=lambda x: x[:3])
+    hides = [h for *_, h in scored[:n_hides]]
+    while len(hides) < n_hides:
+        hides.append(shifted_gaps_hide(observed, rng))
+    return hides
+
+
 #: Candidate models of ``prior="auto"`` on series tables, tried in this order.
 FIELD_CANDIDATES = (
     {"kind": "field", "order": 1, "alpha": 1e-3},
@@ -638,11 +697,13 @@ MAX_SYSTEM_ENTRIES = 6_000_000
 
 
 def select_field(Z, observed, candidates, rng, *, n_draws=3, n_rounds=2,
-                 tol=0.0, deadline=None, clock=None, min_gain=0.02):
+                 tol=0.0, deadline=None, clock=None, min_gain=0.02, n_near=0):
     """Choose field models on held-out observed entries (no truth needed).
 
     Each candidate is fitted on the table with some observed entries hidden
-    (:func:`shifted_gaps_hide`, ``n_draws`` draws) and scored by its mean
+    (``n_draws`` draws: ``n_near`` of them by :func:`near_gaps_hides`, the
+    shifted gaps nearest in time to the real ones, the others by
+    :func:`shifted_gaps_hide`) and scored by its mean
     squared error there; the two best are blended with the convex weight that
     minimises the same error, if that lowers it by at least ``min_gain``
     (relative) over the best alone.
@@ -678,7 +739,9 @@ def select_field(Z, observed, candidates, rng, *, n_draws=3, n_rounds=2,
         Indices of the candidates that did not diverge, best first (the
         fallbacks, should a chosen model diverge on the whole table).
     """
-    hides = [shifted_gaps_hide(observed, rng) for _ in range(n_draws)]
+    hides = [shifted_gaps_hide(observed, rng) for _ in range(n_draws - n_near)]
+    if n_near:
+        hides += near_gaps_hides(observed, rng, n_near)
     preds, errors = {}, []
     n_d = Z.shape[1]
     for i, cand in enumerate(candidates):
