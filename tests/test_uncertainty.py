@@ -277,3 +277,20 @@ def test_benchmark_crps_and_report(tmp_path):
     text = out.read_text()
     assert "| etth1 | mcar@0.2 | 50.0 / 80.0 / 90.0 |" in text
     assert "CSDI failed" in text
+
+
+def test_calibration_of_an_aligned_block_is_local():
+    """A block aligned across series, in a quiet stretch of a series whose
+    other stretches are loud: the intervals are calibrated on the hidden gaps
+    beside the block (near_gaps_hides), not on the loud stretches."""
+    Z = _ar_table(n_t=2000, n_d=5, seed=5)
+    loud = np.ones(len(Z))
+    loud[1000:] = 4.0  # the second half moves four times as much
+    Z = Z * loud[:, None]
+    X = Z.copy()
+    X[200:500, :2] = np.nan
+    miss = np.isnan(X)
+    imp = VariationalImputer(layout="series", random_state=0).fit(X)
+    lo, up = imp.predict_interval(X, 0.8)
+    cover = np.mean((Z[miss] >= lo[miss]) & (Z[miss] <= up[miss]))
+    assert abs(cover - 0.8) < 0.1, cover

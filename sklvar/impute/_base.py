@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
 from ..utils import SampleCodec, blas_threads, hide_observed, resolve_layout
-from ..utils._gmrf import shifted_gaps_hide
+from ..utils._gmrf import near_gaps_hides
 from ._uncertainty import (
     ResidualCalibration,
     calibration_hides,
@@ -630,13 +630,15 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """Seeded hidden subset of the observed entries, in X's shape.
 
         For the ``"table"`` layout the hidden entries are the table's own gaps
-        rolled along time (same lengths, same series, alignment kept), so the
-        score measures the error on gaps like the ones to fill.
+        rolled along time (same lengths, same series, alignment kept) by the
+        offset that puts them nearest in time to the real gaps
+        (:func:`~sklvar.utils._gmrf.near_gaps_hides`), so the score measures
+        the error on gaps like the ones to fill, where they are.
         """
         seed = self.random_state if isinstance(self.random_state, Integral) else 0
         rng = np.random.RandomState(seed)
         if self.layout_.kind == "table":  # gaps shaped like the table's own
-            return shifted_gaps_hide(observed, rng)
+            return near_gaps_hides(observed, rng, 1)[0]
         if self.layout_.window is not None:
             obs = observed.T[None]  # one series (1, D, T)
             block = (1, max(1, self.window // 10))

@@ -1,8 +1,9 @@
 r"""Calibrated uncertainty of the sklvar imputers (numpy / scipy only).
 
 A conformal layer that works with any imputer of the package: at fit, shifted
-copies of the table's own gaps (``shifted_gaps_hide``; random observed
-entries for rows that are independent samples) are hidden on observed entries
+copies of the table's own gaps, those nearest in time to the real gaps
+(``near_gaps_hides``; random observed entries for rows that are independent
+samples) are hidden on observed entries
 and imputed by the fitted model, and the residuals are recorded with what
 explains their size:
 
@@ -33,7 +34,7 @@ from scipy.special import ndtr, ndtri
 from sklearn.isotonic import IsotonicRegression
 
 from ..utils import hide_observed
-from ..utils._gmrf import shifted_gaps_hide
+from ..utils._gmrf import near_gaps_hides
 
 __all__ = ["ResidualCalibration", "check_level", "gap_distance"]
 
@@ -348,21 +349,23 @@ def _merge_bins(dif):
 def calibration_hides(est, observed, rng, n_draws):
     """Hidden subsets of the observed entries for the calibration of ``est``.
 
-    Series (tables and windows): the table's own gaps rolled in time
-    (:func:`~sklvar.utils._gmrf.shifted_gaps_hide`); rows: random observed
-    entries (``hide_fraction``, in blocks for series and image samples).
+    Series (tables and windows): the table's own gaps rolled in time, by the
+    offsets that put them nearest in time to the real gaps
+    (:func:`~sklvar.utils._gmrf.near_gaps_hides`: where the gaps are spread
+    over the series this is a random shift; where they sit in one stretch of
+    time, the residuals are those of the series around that stretch); rows:
+    random observed entries (``hide_fraction``, in blocks for series and
+    image samples).
     """
     layout = est.layout_
-    hides = []
-    for _ in range(n_draws):
-        if layout.kind == "table" or layout.window is not None:
-            hides.append(shifted_gaps_hide(observed, rng))
-        else:
-            obs = observed.reshape((observed.shape[0],) + layout.shape)
-            hidden = hide_observed(obs, est.hide_fraction, rng,
-                                   layout.default_block())
-            hides.append(hidden.reshape(observed.shape))
-    return hides
+    if layout.kind == "table" or layout.window is not None:
+        return near_gaps_hides(observed, rng, n_draws)
+    obs = observed.reshape((observed.shape[0],) + layout.shape)
+    return [
+        hide_observed(obs, est.hide_fraction, rng,
+                      layout.default_block()).reshape(observed.shape)
+        for _ in range(n_draws)
+    ]
 
 
 def calibration_kind(layout):
