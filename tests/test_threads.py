@@ -234,3 +234,31 @@ def test_energy_path_of_an_imputer_uses_its_n_threads(data):
     energy_path(imp, data, n_iter=2)
     assert seen == [1]
     assert torch.get_num_threads() == CALLER
+
+
+def test_batches_spread_over_threads_give_the_serial_result():
+    """With n_threads >= 2 on the CPU the batches of a transform run in that
+    many Python threads of one torch thread each: the same numbers as one
+    thread, and the caller's thread count afterwards."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(600, 3)).cumsum(0)
+    X[rng.uniform(size=X.shape) < 0.3] = np.nan
+    imp = VariationalImputer(prior="cnn", solver="lstm", window=40, max_epochs=1,
+                             batch_size=4, n_solver_iter=3, random_state=0,
+                             n_threads=1).fit(X)
+    ref = imp.transform(X)
+    seen = []
+    inner = imp._run_batches.__func__
+
+    def spy(self, fn, *arrays):
+        def recording(*batch):
+            seen.append(torch.get_num_threads())
+            return fn(*batch)
+        return inner(self, recording, *arrays)
+
+    imp._run_batches = spy.__get__(imp)
+    imp.set_params(n_threads=2)
+    out = imp.transform(X)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-6)
+    assert len(seen) > 2 and set(seen) == {1}  # one torch thread per batch
+    assert torch.get_num_threads() == CALLER

@@ -4,6 +4,7 @@ import contextlib
 import copy
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
 import numpy as np
@@ -851,13 +852,33 @@ class VariationalImputer(_BaseImputer):
         return self.net_.device
 
     def _run_batches(self, fn, *arrays):
+        """``fn`` on batches of ``batch_size`` rows of ``arrays``, concatenated.
+
+        On the CPU with more than one torch thread, the batches are spread
+        over that many Python threads running one torch thread each (the same
+        computation per batch, so the same result): the convolutions of a
+        batch are too small to keep several cores busy, and a core that
+        another process takes slows one batch instead of every operation.
+        """
         device = self._inference_device()
-        out = []
-        for i in range(0, len(arrays[0]), self.batch_size):
+        starts = range(0, len(arrays[0]), self.batch_size)
+
+        def one(i):
             batch = [torch.from_numpy(np.ascontiguousarray(a[i:i + self.batch_size]))
                      .to(device) for a in arrays]
             with torch.no_grad():
-                out.append(fn(*batch).cpu().numpy())
+                return fn(*batch).cpu().numpy()
+
+        n_threads = torch.get_num_threads()
+        if torch.device(device).type != "cpu" or n_threads < 2 or len(starts) < 2:
+            out = [one(i) for i in starts]
+        else:
+            torch.set_num_threads(1)
+            try:
+                with ThreadPoolExecutor(min(n_threads, len(starts))) as pool:
+                    out = list(pool.map(one, starts))
+            finally:
+                torch.set_num_threads(n_threads)
         return np.concatenate(out).astype(np.float64)
 
     def _impute_samples(self, Y, M):
