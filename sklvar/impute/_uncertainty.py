@@ -129,12 +129,12 @@ def _difficulty(observed, kind, shape):
     entries of the row.
     """
     if kind == "series":
-        return gap_distance(observed)
+        return gap_bridge(observed)
     if kind == "sample_series":
         n = observed.shape[0]
         C, L = shape
         obs = observed.reshape(n * C, L).T  # (L, n C): columns are channels
-        return gap_distance(obs).T.reshape(observed.shape)
+        return gap_bridge(obs).T.reshape(observed.shape)
     count = (~observed).sum(axis=1, keepdims=True)
     return np.broadcast_to(count, observed.shape).astype(np.int64)
 
