@@ -8,16 +8,20 @@ and imputed by the fitted model, and the residuals are recorded with what
 explains their size:
 
 - the column (series or feature), and
-- a *difficulty*: for series, the distance in time steps from the entry to
-  the nearest entry of its series that the model saw; for rows (samples),
-  the number of missing entries of the row.
+- a *difficulty*: for series, the bridge distance :math:`2ab/(a+b)` from the
+  entry to the entries of its series that the model saw (``gap_bridge``; a
+  and b: steps to the previous and the next one); for rows (samples), the
+  number of missing entries of the row;
+- for series tables, the share of the other series missing at the entry's
+  time step.
 
-A scale :math:`\sigma(j, d) = s_j\, g(d)` is fitted to the absolute residuals
-(a monotone, non-decreasing :math:`g`, pooled over the columns, and a column
-factor :math:`s_j` shrunk to the pooled scale where a column has few
-residuals), and the quantile function :math:`F^{-1}` of the normalised
-residuals :math:`r / \sigma` is kept: the :math:`p`-quantile of an imputed
-entry is :math:`\hat x + \sigma(j, d)\, F^{-1}(p)` (split conformal
+A scale :math:`\sigma(j, d, m) = s_j\, g(d)\, h(m)` is fitted to the absolute
+residuals (monotone, non-decreasing :math:`g` and :math:`h`, pooled over the
+columns, :math:`h = 1` with no other series missing, and a column factor
+:math:`s_j` shrunk to the pooled scale where a column has few residuals), and
+the quantile function :math:`F^{-1}` of the normalised residuals
+:math:`r / \sigma` is kept: the :math:`p`-quantile of an imputed entry is
+:math:`\hat x + \sigma\, F^{-1}(p)` (split conformal
 prediction with a normalised score, Lei et al. 2018, here with the residuals
 of hidden gaps shaped like the real ones). No truth of the gaps is used.
 
@@ -36,7 +40,7 @@ from sklearn.isotonic import IsotonicRegression
 from ..utils import hide_observed
 from ..utils._gmrf import near_gaps_hides
 
-__all__ = ["ResidualCalibration", "check_level", "gap_distance"]
+__all__ = ["ResidualCalibration", "check_level", "gap_bridge", "gap_distance"]
 
 #: probabilities at which the quantile function of the normalised residuals
 #: is stored
@@ -113,10 +117,11 @@ def gap_bridge(observed):
     big = 10 * n_t + 10
     last = np.maximum.accumulate(np.where(observed, t, -big), axis=0)
     nxt = np.minimum.accumulate(np.where(observed, t, 2 * big)[::-1], axis=0)[::-1]
-    a = np.minimum(t - last, 2 * n_t).astype(float)
-    b = np.minimum(nxt - t, 2 * n_t).astype(float)
-    with np.errstate(invalid="ignore"):
-        out = np.where(observed, 0.0, 2.0 * a * b / np.maximum(a + b, 1.0))
+    a = np.where(last < 0, np.inf, t - last).astype(float)  # inf: no side
+    b = np.where(nxt >= n_t, np.inf, nxt - t).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = 2.0 / (1.0 / a + 1.0 / b)  # one side: twice its distance
+    out = np.where(observed, 0.0, np.minimum(np.nan_to_num(out, nan=2 * n_t), 2 * n_t))
     return np.rint(out).astype(np.int64)
 
 
