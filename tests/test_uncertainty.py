@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from sklvar import DictionaryImputer, VariationalImputer
-from sklvar.impute._uncertainty import gap_distance
+from sklvar.impute._uncertainty import _others_missing, gap_bridge, gap_distance
 from sklvar.priors import PRIORS
 from sklvar.solvers import SOLVERS
 
@@ -294,3 +294,42 @@ def test_calibration_of_an_aligned_block_is_local():
     lo, up = imp.predict_interval(X, 0.8)
     cover = np.mean((Z[miss] >= lo[miss]) & (Z[miss] <= up[miss]))
     assert abs(cover - 0.8) < 0.1, cover
+
+
+def test_gap_bridge_is_the_distance_to_both_sides():
+    obs = np.ones((12, 2), dtype=bool)
+    obs[1:6, 0] = False  # interior gap of 5: a = 1..5, b = 5..1
+    obs[9:, 1] = False  # a gap that runs to the end: no far side
+    d = gap_bridge(obs)
+    np.testing.assert_array_equal(d[1:6, 0], [2, 3, 3, 3, 2])  # rint(2ab/(a+b))
+    assert np.all(d[obs] == 0)
+    # no observation after: about twice the distance to the one before
+    np.testing.assert_array_equal(d[9:, 1], [2, 4, 6])
+    # never below the distance to the nearest observation, at most twice it
+    near = gap_distance(obs)
+    assert np.all(d >= near) and np.all(d <= 2 * near)
+
+
+def test_calibration_factor_of_missing_neighbours():
+    obs = np.ones((6, 3), dtype=bool)
+    obs[2, :2] = False
+    np.testing.assert_allclose(_others_missing(obs)[2], [0.5, 0.5, 1.0])
+    np.testing.assert_allclose(_others_missing(obs)[0], 0.0)
+    # three coupled series: an entry is harder to fill when the other series
+    # are missing at the same step; the factor is non-decreasing and used
+    Z = _ar_table(n_t=1500, n_d=3, seed=7)
+    X = _gappy(Z, seed=8, n_gaps=15, length=10)
+    imp = VariationalImputer(layout="series", random_state=0).fit(X)
+    cal = imp.calibration_
+    assert len(cal.mix_edges) == len(cal.mix_scale) >= 2
+    assert cal.mix_scale[0] == 1.0 and np.all(np.diff(cal.mix_scale) >= 0)
+    obs = ~np.isnan(X)
+    sigma = cal.scale(obs)
+    alone = obs.copy()
+    alone[~obs] = False
+    # the same entries, with the other series made observed: not wider
+    for j in range(3):
+        o = obs.copy()
+        o[:, [k for k in range(3) if k != j]] = True
+        s_alone = cal.scale(o)[:, j]
+        assert np.all(s_alone[~obs[:, j]] <= sigma[~obs[:, j], j] + 1e-12)

@@ -8,16 +8,20 @@ and imputed by the fitted model, and the residuals are recorded with what
 explains their size:
 
 - the column (series or feature), and
-- a *difficulty*: for series, the distance in time steps from the entry to
-  the nearest entry of its series that the model saw; for rows (samples),
-  the number of missing entries of the row.
+- a *difficulty*: for series, the bridge distance :math:`2ab/(a+b)` from the
+  entry to the entries of its series that the model saw (``gap_bridge``; a
+  and b: steps to the previous and the next one); for rows (samples), the
+  number of missing entries of the row;
+- for series tables, the share of the other series missing at the entry's
+  time step.
 
-A scale :math:`\sigma(j, d) = s_j\, g(d)` is fitted to the absolute residuals
-(a monotone, non-decreasing :math:`g`, pooled over the columns, and a column
-factor :math:`s_j` shrunk to the pooled scale where a column has few
-residuals), and the quantile function :math:`F^{-1}` of the normalised
-residuals :math:`r / \sigma` is kept: the :math:`p`-quantile of an imputed
-entry is :math:`\hat x + \sigma(j, d)\, F^{-1}(p)` (split conformal
+A scale :math:`\sigma(j, d, m) = s_j\, g(d)\, h(m)` is fitted to the absolute
+residuals (monotone, non-decreasing :math:`g` and :math:`h`, pooled over the
+columns, :math:`h = 1` with no other series missing, and a column factor
+:math:`s_j` shrunk to the pooled scale where a column has few residuals), and
+the quantile function :math:`F^{-1}` of the normalised residuals
+:math:`r / \sigma` is kept: the :math:`p`-quantile of an imputed entry is
+:math:`\hat x + \sigma\, F^{-1}(p)` (split conformal
 prediction with a normalised score, Lei et al. 2018, here with the residuals
 of hidden gaps shaped like the real ones). No truth of the gaps is used.
 
@@ -36,7 +40,7 @@ from sklearn.isotonic import IsotonicRegression
 from ..utils import hide_observed
 from ..utils._gmrf import near_gaps_hides
 
-__all__ = ["ResidualCalibration", "check_level", "gap_distance"]
+__all__ = ["ResidualCalibration", "check_level", "gap_bridge", "gap_distance"]
 
 #: probabilities at which the quantile function of the normalised residuals
 #: is stored
@@ -94,6 +98,33 @@ def gap_distance(observed):
     return np.minimum(dist, n_t).astype(np.int64)
 
 
+def gap_bridge(observed):
+    """Bridge distance of each entry to the observed ones of its column.
+
+    ``2 a b / (a + b)``, with ``a`` and ``b`` the distances in rows to the
+    previous and the next observed entry of the column (the variance, up to
+    a factor, of a Brownian bridge pinned at both): the distance to the
+    nearest observation in the middle of a gap, up to twice that where the
+    far side of the gap is far (a long gap, or an edge).
+
+    Returns
+    -------
+    distance : ndarray of int of shape (T, D)
+        0 on observed entries, at most ``2 T``.
+    """
+    n_t, n_d = observed.shape
+    t = np.arange(n_t)[:, None]
+    big = 10 * n_t + 10
+    last = np.maximum.accumulate(np.where(observed, t, -big), axis=0)
+    nxt = np.minimum.accumulate(np.where(observed, t, 2 * big)[::-1], axis=0)[::-1]
+    a = np.where(last < 0, np.inf, t - last).astype(float)  # inf: no side
+    b = np.where(nxt >= n_t, np.inf, nxt - t).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = 2.0 / (1.0 / a + 1.0 / b)  # one side: twice its distance
+    out = np.where(observed, 0.0, np.minimum(np.nan_to_num(out, nan=2 * n_t), 2 * n_t))
+    return np.rint(out).astype(np.int64)
+
+
 def _difficulty(observed, kind, shape):
     """Difficulty of each entry of a (n_rows, n_features) array.
 
@@ -103,14 +134,51 @@ def _difficulty(observed, kind, shape):
     entries of the row.
     """
     if kind == "series":
-        return gap_distance(observed)
+        return gap_bridge(observed)
     if kind == "sample_series":
         n = observed.shape[0]
         C, L = shape
         obs = observed.reshape(n * C, L).T  # (L, n C): columns are channels
-        return gap_distance(obs).T.reshape(observed.shape)
+        return gap_bridge(obs).T.reshape(observed.shape)
     count = (~observed).sum(axis=1, keepdims=True)
     return np.broadcast_to(count, observed.shape).astype(np.int64)
+
+
+#: lower edges of the bins of the fraction of the other series missing at
+#: the same time step (series tables)
+_MIX_EDGES = np.array([0.0, 0.05, 0.15, 0.3, 0.5, 0.75])
+
+
+def _others_missing(observed):
+    """Fraction of the other series missing at each entry's time step, (T, D)."""
+    n_d = observed.shape[1]
+    if n_d < 2:
+        return np.zeros(observed.shape)
+    missing = ~observed
+    count = missing.sum(axis=1, keepdims=True) - missing
+    return count / (n_d - 1.0)
+
+
+def _mix_bins(frac, edges):
+    return np.clip(np.searchsorted(edges, frac, side="right") - 1, 0, len(edges) - 1)
+
+
+def _merge_mix_bins(frac):
+    """Bins of ``_MIX_EDGES`` merged until each holds ``_MIN_BIN`` residuals."""
+    counts = np.bincount(_mix_bins(frac, _MIX_EDGES), minlength=len(_MIX_EDGES))
+    edges, acc = [], 0
+    for i, c in enumerate(counts):
+        if not edges or acc >= _MIN_BIN:
+            if c == 0 and edges:
+                continue
+            edges.append(_MIX_EDGES[i])
+            acc = 0
+        acc += c
+    if len(edges) > 1 and acc < _MIN_BIN:
+        edges.pop()
+    edges = np.asarray(edges or [0.0])
+    edges[0] = 0.0
+    return edges, _mix_bins(frac, edges)
 
 
 def _lag_pairs(hidden):
@@ -146,10 +214,17 @@ class ResidualCalibration:
         along a gap, per column (series; 0 for rows).
     n_residuals : int
         Number of hidden entries the calibration is fitted on.
+    mix_edges, mix_scale : ndarray of float
+        Series tables: lower edges of the bins of the fraction of the other
+        series missing at the entry's time step, and the non-decreasing factor
+        :math:`h` on each (one bin of factor 1 otherwise). The hidden gaps
+        fall beside the real ones, so more series are missing around them
+        than around the real gaps; :math:`h` carries the residual scale over
+        to the real gaps' share of missing neighbours.
     """
 
     def __init__(self, kind, shape, unit, col_scale, bin_edges, bin_scale, probs,
-                 quantiles, rho, n_residuals):
+                 quantiles, rho, n_residuals, mix_edges=(0.0,), mix_scale=(1.0,)):
         self.kind = kind
         self.shape = tuple(shape)
         self.unit = np.asarray(unit, dtype=float)
@@ -161,13 +236,16 @@ class ResidualCalibration:
         self.rho = np.broadcast_to(np.asarray(rho, dtype=float),
                                    self.unit.shape).copy()
         self.n_residuals = int(n_residuals)
+        self.mix_edges = np.asarray(mix_edges, dtype=float)
+        self.mix_scale = np.asarray(mix_scale, dtype=float)
 
     # -------------------------------------------------------------- state
     def to_state(self):
         """Plain values and arrays (for :meth:`_BaseImputer.save`)."""
         return {k: getattr(self, k) for k in (
             "kind", "shape", "unit", "col_scale", "bin_edges", "bin_scale",
-            "probs", "quantiles", "rho", "n_residuals")}
+            "probs", "quantiles", "rho", "n_residuals", "mix_edges",
+            "mix_scale")}
 
     @classmethod
     def from_state(cls, state):
@@ -195,7 +273,7 @@ class ResidualCalibration:
         with np.errstate(invalid="ignore"):
             unit = np.nanstd(np.where(observed, X_true, np.nan), axis=0)
         unit = np.where(np.isfinite(unit) & (unit > 0), unit, 1.0)
-        res, col, dif, pairs = [], [], [], []
+        res, col, dif, mix, pairs = [], [], [], [], []
         offset = 0
         for hidden in hides:
             if not hidden.any():
@@ -209,6 +287,8 @@ class ResidualCalibration:
             res.append(r[ok])
             col.append((flat % n_features)[ok])
             dif.append(d.ravel()[flat][ok])
+            if kind == "series":
+                mix.append(_others_missing(seen).ravel()[flat][ok])
             if kind == "series":
                 # positions in the concatenated residuals of consecutive pairs
                 pos = np.full(hidden.size, -1)
@@ -225,16 +305,25 @@ class ResidualCalibration:
         r, col, dif = np.concatenate(res), np.concatenate(col), np.concatenate(dif)
         edges, bins = _merge_bins(dif)
         n_bins = len(edges)
+        if mix:
+            mix_edges, mbins = _merge_mix_bins(np.concatenate(mix))
+        else:
+            mix_edges, mbins = np.zeros(1), np.zeros(len(r), dtype=np.int64)
+        n_mix = len(mix_edges)
         s = np.ones(n_features)
+        h = np.ones(n_mix)
         a = np.abs(r)
         for _ in range(3):
-            g = _isotonic_means(a / s[col], bins, n_bins)
-            w = a / g[bins]
+            g = _isotonic_means(a / (s[col] * h[mbins]), bins, n_bins)
+            if n_mix > 1:
+                h = _isotonic_means(a / (s[col] * g[bins]), mbins, n_mix)
+                h = h / h[0]  # g carries the scale, h the ratio to no neighbour missing
+            w = a / (g[bins] * h[mbins])
             n_j = np.bincount(col, minlength=n_features)
             m_j = np.bincount(col, w, minlength=n_features)
             s = (m_j + _SHRINK * w.mean()) / (n_j + _SHRINK)
             s = np.maximum(s / w.mean(), 1e-6)
-        sigma = s[col] * g[bins]
+        sigma = s[col] * g[bins] * h[mbins]
         u = r / sigma
         n = len(u)
         # conformal finite-sample adjustment: the order statistic of rank
@@ -247,7 +336,8 @@ class ResidualCalibration:
             P = np.concatenate(pairs, axis=1)
             if P.shape[1] > 10:
                 rho = _lag_correlation(u, q, P, col, n_features)
-        return cls(kind, shape, unit, s, edges, g, _PROBS, q, rho, n)
+        return cls(kind, shape, unit, s, edges, g, _PROBS, q, rho, n,
+                   mix_edges, h)
 
     # -------------------------------------------------------------- predict
     def scale(self, observed):
@@ -256,6 +346,9 @@ class ResidualCalibration:
         b = np.clip(np.searchsorted(self.bin_edges, d, side="right") - 1, 0,
                     len(self.bin_edges) - 1)
         sigma = self.bin_scale[b] * (self.col_scale * self.unit)[None, :]
+        if self.kind == "series" and len(self.mix_edges) > 1:
+            sigma = sigma * self.mix_scale[
+                _mix_bins(_others_missing(observed), self.mix_edges)]
         return np.where(observed, 0.0, sigma)
 
     def ppf(self, p):
