@@ -193,7 +193,10 @@ class VariationalImputer(_BaseImputer):
         they gain little on small fits on an idle one (``benchmarks/SPEED.md``,
         "Thread count of the estimators"). Raise it on a machine you have to
         yourself; with ``GridSearchCV(n_jobs=...)`` keep one thread per
-        process.
+        process. With more than one thread, the inference of the neural
+        models on the CPU (transform, score, project) runs its batches in
+        that many Python threads of one torch thread each, which gives the
+        same result and suffers less from a core taken by another process.
     missing_values : float, default=np.nan
         Placeholder of the missing entries of X.
     keep_observed : bool, default=True
