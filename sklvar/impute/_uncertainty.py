@@ -159,26 +159,10 @@ def _others_missing(observed):
     return count / (n_d - 1.0)
 
 
-def _mix_bins(frac, edges):
-    return np.clip(np.searchsorted(edges, frac, side="right") - 1, 0, len(edges) - 1)
-
-
-def _merge_mix_bins(frac):
-    """Bins of ``_MIX_EDGES`` merged until each holds ``_MIN_BIN`` residuals."""
-    counts = np.bincount(_mix_bins(frac, _MIX_EDGES), minlength=len(_MIX_EDGES))
-    edges, acc = [], 0
-    for i, c in enumerate(counts):
-        if not edges or acc >= _MIN_BIN:
-            if c == 0 and edges:
-                continue
-            edges.append(_MIX_EDGES[i])
-            acc = 0
-        acc += c
-    if len(edges) > 1 and acc < _MIN_BIN:
-        edges.pop()
-    edges = np.asarray(edges or [0.0])
-    edges[0] = 0.0
-    return edges, _mix_bins(frac, edges)
+def _bins(values, edges):
+    """Index of the bin (lower ``edges``) of each value; below the first: 0."""
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0,
+                   len(edges) - 1)
 
 
 def _lag_pairs(hidden):
@@ -306,7 +290,7 @@ class ResidualCalibration:
         edges, bins = _merge_bins(dif)
         n_bins = len(edges)
         if mix:
-            mix_edges, mbins = _merge_mix_bins(np.concatenate(mix))
+            mix_edges, mbins = _merge_bins(np.concatenate(mix), _MIX_EDGES)
         else:
             mix_edges, mbins = np.zeros(1), np.zeros(len(r), dtype=np.int64)
         n_mix = len(mix_edges)
@@ -343,12 +327,11 @@ class ResidualCalibration:
     def scale(self, observed):
         """:math:`\\sigma` of every entry in the units of X (0 where observed)."""
         d = _difficulty(observed, self.kind, self.shape)
-        b = np.clip(np.searchsorted(self.bin_edges, d, side="right") - 1, 0,
-                    len(self.bin_edges) - 1)
+        b = _bins(d, self.bin_edges)
         sigma = self.bin_scale[b] * (self.col_scale * self.unit)[None, :]
         if self.kind == "series" and len(self.mix_edges) > 1:
             sigma = sigma * self.mix_scale[
-                _mix_bins(_others_missing(observed), self.mix_edges)]
+                _bins(_others_missing(observed), self.mix_edges)]
         return np.where(observed, 0.0, sigma)
 
     def ppf(self, p):
@@ -418,10 +401,13 @@ def _lag_correlation(u, q, pairs, col, n_features):
     return np.clip(np.nan_to_num(rho, nan=0.0), 0.0, 0.999)
 
 
-def _merge_bins(dif):
-    """Difficulty bins holding at least ``_MIN_BIN`` residuals each."""
-    idx = np.searchsorted(_EDGES, dif, side="right") - 1
-    cnt = np.bincount(idx, minlength=len(_EDGES))
+def _merge_bins(values, grid=_EDGES):
+    """Bins of ``grid`` (lower edges) merged to hold ``_MIN_BIN`` values each.
+
+    Returns the kept edges and the bin of each value.
+    """
+    idx = np.searchsorted(grid, values, side="right") - 1
+    cnt = np.bincount(np.maximum(idx, 0), minlength=len(grid))
     edges, acc = [], 0
     for i, c in enumerate(cnt):
         if c == 0 and not edges:
@@ -429,14 +415,13 @@ def _merge_bins(dif):
         if not edges or acc >= _MIN_BIN:
             if c == 0:
                 continue
-            edges.append(_EDGES[i])
+            edges.append(grid[i])
             acc = 0
         acc += c
     if len(edges) > 1 and acc < _MIN_BIN:
         edges.pop()  # the last bin is too small: merged into the previous one
-    edges = np.asarray(edges or [1], dtype=np.int64)
-    bins = np.clip(np.searchsorted(edges, dif, side="right") - 1, 0, len(edges) - 1)
-    return edges, bins
+    edges = np.asarray(edges or grid[:1], dtype=grid.dtype)
+    return edges, _bins(values, edges)
 
 
 def calibration_hides(est, observed, rng, n_draws):
