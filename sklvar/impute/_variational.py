@@ -767,6 +767,10 @@ class VariationalImputer(_BaseImputer):
             print(f"[VariationalImputer] series table {X.shape}: {desc}; "
                   f"fit in {self.fit_time_:.1f} s")
 
+    # inference on the CPU with n_threads > 1: batches in that many Python
+    # threads of one torch thread each (False: one batch at a time, on
+    # n_threads torch threads; benchmarks/scale.py --no-thread-batches)
+    _thread_batches = True
     # EM rounds of the final field fit: at most this many, fewer once the fill
     # changes by less than the tolerance (relative)
     _field_rounds = 8
@@ -873,7 +877,8 @@ class VariationalImputer(_BaseImputer):
                 return fn(*batch).cpu().numpy()
 
         n_threads = torch.get_num_threads()
-        if torch.device(device).type != "cpu" or n_threads < 2 or len(starts) < 2:
+        if torch.device(device).type != "cpu" or n_threads < 2 or \
+                len(starts) < 2 or not self._thread_batches:
             out = [one(i) for i in starts]
         else:
             torch.set_num_threads(1)
