@@ -176,6 +176,7 @@ def run_memory(args):
                              n_solver_iter=10, max_epochs=0, random_state=0,
                              n_threads=args.threads).fit(X)
     imp._thread_batches = not args.no_thread_batches
+    imp.set_params(inference_dtype=args.inference_dtype)
     X_long = np.tile(X, (250, 1))
     times = []
     for _ in range(args.repeats):
@@ -183,7 +184,8 @@ def run_memory(args):
         imp.transform(X_long)
         times.append(time.perf_counter() - t0)
     return {"rows": len(X_long), "threads": args.threads,
-            "thread_batches": not args.no_thread_batches, "times_s": times,
+            "thread_batches": not args.no_thread_batches,
+            "inference_dtype": args.inference_dtype, "times_s": times,
             "median_s": float(np.median(times)), "torch": torch.__version__,
             "peak_rss_mb": _peak_rss_mb()}
 
@@ -204,6 +206,9 @@ def main(argv=None):
                         help="time the 10^6 x 3 in-memory transform instead")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--inference-dtype", default="float32",
+                        choices=["float32", "bfloat16"],
+                        help="--memory-1e6: the imputer's inference_dtype")
     parser.add_argument("--no-thread-batches", action="store_true",
                         help="--memory-1e6: one batch at a time on --threads torch "
                         "threads, instead of batches in --threads Python threads")

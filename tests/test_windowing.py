@@ -236,3 +236,26 @@ def test_dataframe_with_string_column_is_an_error():
     imp = VariationalImputer(prior="pca", window=8, max_epochs=1)
     with pytest.raises(ValueError, match="(?i)string|object|numeric"):
         imp.fit(df)
+
+
+def test_bfloat16_inference_is_close_to_float32_and_keeps_observed():
+    """inference_dtype="bfloat16" runs the neural inference under autocast:
+    close to the float32 result, observed entries exact, training unchanged."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3)).cumsum(0)
+    X[rng.uniform(size=X.shape) < 0.3] = np.nan
+    miss = np.isnan(X)
+    imp = VariationalImputer(prior="cnn", solver="lstm", window=40, max_epochs=1,
+                             batch_size=8, n_solver_iter=3, random_state=0).fit(X)
+    ref = imp.transform(X)
+    low = imp.set_params(inference_dtype="bfloat16").transform(X)
+    assert low.dtype == ref.dtype and np.isfinite(low).all()
+    np.testing.assert_array_equal(low[~miss], X[~miss])
+    spread = ref[miss].std()
+    diff = np.abs(low - ref)[miss]
+    assert diff.max() > 0  # it did run in lower precision
+    assert diff.max() < 0.05 * spread
+    with pytest.raises(InvalidParameterError, match="inference_dtype"):
+        VariationalImputer(inference_dtype="float16").fit(X)
