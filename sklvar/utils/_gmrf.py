@@ -567,6 +567,20 @@ def _drop_edge_runs(rolled, missing):
     return out
 
 
+def _rolled_gaps(missing, offset, wrap="drop"):
+    """The missing pattern rolled by ``offset`` steps, and the share kept.
+
+    ``wrap="drop"`` drops the runs that the roll puts on the first or last
+    step (:func:`_drop_edge_runs`); the share is of the rolled entries kept.
+    """
+    rolled = np.roll(missing, offset, axis=0)
+    if wrap != "drop":
+        return rolled, 1.0
+    total = max(1, int(rolled.sum()))
+    rolled = _drop_edge_runs(rolled, missing)
+    return rolled, rolled.sum() / total
+
+
 def shifted_gaps_hide(observed, rng, min_fraction=0.02, default_length=10,
                       wrap="drop"):
     """Hide observed entries where the table's own gaps fall when shifted in time.
@@ -593,13 +607,7 @@ def shifted_gaps_hide(observed, rng, min_fraction=0.02, default_length=10,
         lo, hi = max(1, n_t // 10), max(2, n_t - n_t // 10)
         best, kept_best = None, -1.0
         for _ in range(20 if wrap == "drop" else 1):
-            rolled = np.roll(missing, rng.randint(lo, hi), axis=0)
-            if wrap == "drop":
-                total = max(1, int(rolled.sum()))
-                rolled = _drop_edge_runs(rolled, missing)
-                kept = rolled.sum() / total
-            else:
-                kept = 1.0
+            rolled, kept = _rolled_gaps(missing, rng.randint(lo, hi), wrap)
             if kept > kept_best:
                 best, kept_best = rolled, kept
             if kept >= 0.9:
@@ -655,11 +663,8 @@ def near_gaps_hides(observed, rng, n_hides, n_offsets=40):
     offsets = np.unique(rng.randint(lo, hi, size=n_offsets))
     scored = []
     for off in offsets:
-        rolled = np.roll(missing, off, axis=0)
-        total = max(1, int(rolled.sum()))
-        rolled = _drop_edge_runs(rolled, missing)
+        rolled, kept = _rolled_gaps(missing, off)
         hidden = rolled & observed
-        kept = rolled.sum() / total
         n_rows = hidden.sum(axis=1)
         if n_rows.sum() == 0:
             continue
