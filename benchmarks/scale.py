@@ -18,6 +18,7 @@ Usage::
     python benchmarks/scale.py --workers 2                    # 10^8 rows
     python benchmarks/scale.py --workers 1 --rows 10000000    # a prefix
     python benchmarks/scale.py --memory-1e6                   # 10^6 rows in memory
+    python benchmarks/scale.py --memory-1e6 --inference-dtype bfloat16 --inference-compile
 
 Needs ``pip install -e ".[dask]"``.
 """
@@ -176,8 +177,15 @@ def run_memory(args):
                              n_solver_iter=10, max_epochs=0, random_state=0,
                              n_threads=args.threads).fit(X)
     imp._thread_batches = not args.no_thread_batches
-    imp.set_params(inference_dtype=args.inference_dtype)
+    imp.set_params(inference_dtype=args.inference_dtype,
+                   inference_compile=args.inference_compile)
     X_long = np.tile(X, (250, 1))
+    first = None
+    if args.inference_compile:
+        # the first call compiles: timed on its own, not in the median
+        t0 = time.perf_counter()
+        imp.transform(X_long)
+        first = time.perf_counter() - t0
     times = []
     for _ in range(args.repeats):
         t0 = time.perf_counter()
@@ -185,7 +193,11 @@ def run_memory(args):
         times.append(time.perf_counter() - t0)
     return {"rows": len(X_long), "threads": args.threads,
             "thread_batches": not args.no_thread_batches,
-            "inference_dtype": args.inference_dtype, "times_s": times,
+            "inference_dtype": args.inference_dtype,
+            "inference_compile": args.inference_compile,
+            "first_call_s": first,
+            "inductor_cache": os.environ.get("TORCHINDUCTOR_CACHE_DIR", "default"),
+            "times_s": times,
             "median_s": float(np.median(times)), "torch": torch.__version__,
             "peak_rss_mb": _peak_rss_mb()}
 
@@ -209,6 +221,9 @@ def main(argv=None):
     parser.add_argument("--inference-dtype", default="float32",
                         choices=["float32", "bfloat16"],
                         help="--memory-1e6: the imputer's inference_dtype")
+    parser.add_argument("--inference-compile", action="store_true",
+                        help="--memory-1e6: inference_compile=True (the first, "
+                        "compiling call is timed apart as first_call_s)")
     parser.add_argument("--no-thread-batches", action="store_true",
                         help="--memory-1e6: one batch at a time on --threads torch "
                         "threads, instead of batches in --threads Python threads")

@@ -259,3 +259,31 @@ def test_bfloat16_inference_is_close_to_float32_and_keeps_observed():
     assert diff.max() < 0.05 * spread
     with pytest.raises(InvalidParameterError, match="inference_dtype"):
         VariationalImputer(inference_dtype="float16").fit(X)
+
+
+def test_compiled_inference_equals_eager_and_pickles():
+    """inference_compile=True runs the inference through torch.compile: the
+    same values as eager to float tolerance (a last batch shorter than
+    batch_size is padded, then cut), observed entries exact, nothing added to
+    the estimator's attributes (pickle and save keep working)."""
+    import pickle
+
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3)).cumsum(0)
+    X[rng.uniform(size=X.shape) < 0.3] = np.nan
+    miss = np.isnan(X)
+    imp = VariationalImputer(prior="cnn", solver="lstm", window=40, max_epochs=1,
+                             batch_size=8, n_solver_iter=3, random_state=0).fit(X)
+    ref = imp.transform(X)
+    attrs = set(vars(imp))
+    out = imp.set_params(inference_compile=True).transform(X)
+    assert set(vars(imp)) == attrs
+    np.testing.assert_array_equal(out[~miss], X[~miss])
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5 * ref[miss].std())
+    np.testing.assert_array_equal(imp.transform(X), out)  # the compiled model, again
+    again = pickle.loads(pickle.dumps(imp))
+    np.testing.assert_allclose(again.transform(X), out, rtol=0, atol=1e-12)
+    with pytest.raises(InvalidParameterError, match="inference_compile"):
+        VariationalImputer(inference_compile="yes").fit(X)
