@@ -325,7 +325,8 @@ def main(argv=None):
 
 
 # sections of SPEED.md written by other scripts, kept when this one rewrites it
-_KEPT = ("## Thread count of the estimators (benchmarks/threads.py)",)
+_KEPT = ("## Thread count of the estimators (benchmarks/threads.py)",
+         "## The 2-D path (issue 18): what each change bought",)
 
 
 def _kept_sections(path):

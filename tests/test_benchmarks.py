@@ -345,7 +345,10 @@ def test_threads_section_survives_a_speed_rewrite(tmp_path):
     assert "first" not in text and text.startswith("# sklvar speed\n\n## Training")
     kept = speed._kept_sections(path)
     assert kept == "\n" + threads.SECTION + "\n\nsecond\n"
-    assert speed._KEPT == (threads.SECTION,)
+    assert threads.SECTION in speed._KEPT
+    # the hand-written section of the 2-D path (issue 18) is kept as well
+    path.write_text(path.read_text() + "\n" + speed._KEPT[1] + "\n\nnotes\n")
+    assert speed._kept_sections(path).endswith(speed._KEPT[1] + "\n\nnotes\n")
 
 
 def test_run_benchmark_needs_an_out_dir(paper):

@@ -252,13 +252,24 @@ def test_cnn_periodic_axis_is_circular():
                               torch.roll(plain(x), 5, dims=2), atol=1e-5)
 
 
-def test_cnn_channels_last_same_function():
+@pytest.mark.parametrize("shape, params", [
+    ((3, 21), {}),
+    ((1, 28, 28), {"hr_kernel_size": 3}),
+    ((1, 12, 30), {"periodic_axes": (0,), "pool_size": (1, 4)}),
+])
+def test_cnn_channels_last_same_function(shape, params):
+    """The same function and the same VJP in either memory format (images
+    with one channel included: every hidden tensor stays channels-last)."""
     torch.manual_seed(0)
-    a = TwoScaleCNNPrior((3, 21), n_hidden=6, n_channels=4, channels_last=False)
-    b = TwoScaleCNNPrior((3, 21), n_hidden=6, n_channels=4, channels_last=True)
+    a = TwoScaleCNNPrior(shape, n_hidden=6, n_channels=4, channels_last=False, **params)
+    b = TwoScaleCNNPrior(shape, n_hidden=6, n_channels=4, channels_last=True, **params)
     b.load_state_dict(a.state_dict())
-    x = torch.randn(2, 3, 21)
+    x = torch.randn(2, *shape)
+    v = torch.randn(2, *shape)
     assert torch.allclose(a(x), b(x), atol=1e-5)
+    with torch.no_grad():
+        (pa, va), (pb, vb) = a.forward_vjp(x), b.forward_vjp(x)
+        torch.testing.assert_close(va(v), vb(v), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
@@ -272,6 +283,7 @@ def test_same_conv_adjoint(c_in, kernel, periodic, channels_last):
 
     torch.manual_seed(0)
     conv = _SameConv(c_in, 7, kernel, periodic).double()
+    conv.channels_last = channels_last  # as the prior sets it (fold by 1x1 conv)
     z = torch.randn(2, c_in, 4, 9, dtype=torch.float64)
     g = torch.randn(2, 7, 4, 9, dtype=torch.float64)
     if channels_last:
@@ -293,6 +305,9 @@ def _autograd_vjp(prior, x, v, create_graph):
         ((3, 200), {"channels_last": False}),
         ((1, 40, 50), {"periodic_axes": (0,), "n_hidden": 6, "n_channels": 5}),
         ((1, 28, 28), {"n_hidden": 8, "n_channels": 6}),  # hr_kernel_size 3
+        ((1, 28, 28), {"n_hidden": 8, "n_channels": 6, "channels_last": True}),
+        ((1, 40, 50), {"periodic_axes": (0,), "n_hidden": 6, "n_channels": 5,
+                       "channels_last": True}),
         ((2, 13, 18), {"n_hidden": 5, "n_channels": 4, "periodic_axes": (1,),
                        "pool_size": (3, 4), "shared_output": True}),
         ((2, 13, 18), {"n_hidden": 5, "n_channels": 4, "periodic_axes": (0, 1),

@@ -55,6 +55,11 @@ class _SameConv(nn.Module):
     (``periodic`` holds the tensor axes 2 and/or 3).
     """
 
+    # Set by the prior: keep every output in channels-last memory. A
+    # one-channel tensor is contiguous in both formats, so oneDNN would give
+    # the convolutions that follow it NCHW outputs (and its slower kernels).
+    channels_last = False
+
     def __init__(self, in_channels, out_channels, kernel_size, periodic):
         super().__init__()
         self.kernel_size = tuple(kernel_size)
@@ -75,7 +80,13 @@ class _SameConv(nn.Module):
     def forward(self, z, weight=None):
         """Apply the convolution (or one with ``weight``, e.g. a slice of it)."""
         weight = self.conv.weight if weight is None else weight
-        return F.conv2d(self._circular_pad(z), weight, padding=self.conv.padding)
+        out = F.conv2d(self._circular_pad(z), weight, padding=self.conv.padding)
+        return self._format(out)
+
+    def _format(self, out):
+        if self.channels_last and out.shape[1] > 1:
+            return out.contiguous(memory_format=torch.channels_last)
+        return out
 
     def adjoint(self, g, weight=None):
         """Apply the transposed (adjoint) operator to ``g``.
@@ -85,11 +96,17 @@ class _SameConv(nn.Module):
         and its channel axes swapped.
         """
         weight = self.conv.weight if weight is None else weight
-        if weight.shape[1] <= _FOLD_MAX_CHANNELS and g.is_contiguous():
-            return self._adjoint_fold(g, weight)
+        if weight.shape[1] <= _FOLD_MAX_CHANNELS:
+            if g.is_contiguous():
+                return self._adjoint_fold(g, weight)
+            # images with one state channel, channels-last: the fold is faster
+            # there too (MNIST's 11 x 11 adjoint: 81 against 127 ms, 1 thread)
+            if self.channels_last and weight.shape[1] == 1 and g.shape[2] > 1 \
+                    and weight.shape[2] * weight.shape[3] > 1:
+                return self._adjoint_fold(g, weight, cols_by_conv=True)
         return self(g, weight.transpose(0, 1).flip((2, 3)))
 
-    def _adjoint_fold(self, g, weight):
+    def _adjoint_fold(self, g, weight, cols_by_conv=False):
         """The adjoint as a matrix product and ``F.fold`` (col2im).
 
         For few output channels (the adjoint of the first convolution maps the
@@ -98,11 +115,21 @@ class _SameConv(nn.Module):
         matrix product, and ``fold`` sums the kernel taps back onto the padded
         grid, whose circular borders are then wrapped (the adjoint of the
         circular pad). In channels-last memory the flipped convolution is the
-        faster one and is kept (``benchmarks/IMPLEMENTATION_TIMINGS.md``).
+        faster one for series and is kept there; for images with one state
+        channel, ``W^T g`` runs as a channels-last 1x1 convolution
+        (``cols_by_conv``) before the fold (``benchmarks/IMPLEMENTATION_TIMINGS.md``).
         """
         n, c_out, h, w = g.shape
         c_in, kh, kw = weight.shape[1:]
-        cols = torch.matmul(weight.reshape(c_out, -1).t(), g.reshape(n, c_out, h * w))
+        if cols_by_conv:
+            # channels-last g (images with one state channel): W^T g as a 1x1
+            # convolution, oneDNN's fast channels-last kernel, then to NCHW
+            w_t = weight.reshape(c_out, -1).t()[:, :, None, None]
+            cols = F.conv2d(g, w_t.contiguous(memory_format=torch.channels_last))
+            cols = cols.contiguous().reshape(n, c_in * kh * kw, h * w)
+        else:
+            cols = torch.matmul(weight.reshape(c_out, -1).t(),
+                                g.reshape(n, c_out, h * w))
         circular = [axis in self.periodic and k > 1 for axis, k in ((2, kh), (3, kw))]
         size = [s + (k - 1 if circ else 0)
                 for s, k, circ in zip((h, w), (kh, kw), circular)]
@@ -224,11 +251,14 @@ class TwoScaleCNNPrior(Prior):
         circularly.
     channels_last : bool or "auto", default="auto"
         Run the convolutions in channels-last memory format; ``"auto"`` is
-        True for series and False for images. Series always run as
+        True for series and for images whose full-resolution kernels are
+        wider than 1x1 (``hr_kernel_size > 1``, the MNIST preset), False for
+        other images (the Lorenz-96 preset). Series always run as
         ``(B, C, 1, L)`` images through 2-D convolutions, where oneDNN's
-        channels-last kernels are faster on CPU; on images it makes no
-        difference (``benchmarks/IMPLEMENTATION_TIMINGS.md``). Numerically
-        the same network.
+        channels-last kernels are faster on CPU; on MNIST's 3x3 layers they
+        are 2.3x faster, on Lorenz-96's 1x1 layers slightly slower
+        (``benchmarks/IMPLEMENTATION_TIMINGS.md``). Numerically the same
+        network.
 
     Notes
     -----
@@ -300,9 +330,11 @@ class TwoScaleCNNPrior(Prior):
                 "prior_params['channels_last'] must be True, False or 'auto', got "
                 f"{channels_last!r}."
             )
-        self.channels_last = (
-            spatial_ndim == 1 if channels_last == "auto" else bool(channels_last)
-        )
+        if channels_last == "auto":
+            # series; images whose full-resolution convolutions are wider than
+            # 1x1 (MNIST: 1.3x faster); on Lorenz-96's 1x1 layers NHWC was slower
+            channels_last = spatial_ndim == 1 or max(hr_kernel) > 1
+        self.channels_last = bool(channels_last)
         self.n_hidden, self.n_channels = int(cfg["n_hidden"]), int(cfg["n_channels"])
         self.kernel_size, self.hr_kernel_size = kernel, hr_kernel
         # tensor axes (of the internal (B, C, H, W) layout) that are periodic
@@ -330,6 +362,9 @@ class TwoScaleCNNPrior(Prior):
         self.output = (
             nn.Conv2d(f, c, 1, bias=False) if self.shared_output else nn.Identity()
         )
+        for module in self.modules():
+            if isinstance(module, _SameConv):
+                module.channels_last = self.channels_last
 
     def _down(self, z):
         """Pad to a multiple of the pooling factor, then average-pool."""
@@ -430,6 +465,8 @@ class TwoScaleCNNPrior(Prior):
             full = [n * p for n, p in zip(pooled, self.pool_size)]
             g = F.pad(g, (0, full[1] - size[1], 0, full[0] - size[0]))
             g = F.conv2d(g, self.up.weight, stride=self.pool_size)
+            if self.channels_last:  # g had one channel: NCHW output otherwise
+                g = g.contiguous(memory_format=torch.channels_last)
             g = self._branch_adjoint(self.low, saved_low, g)
             return (g_high + self._down_adjoint(g, size)).reshape(x.shape)
 
