@@ -238,17 +238,23 @@ def test_dataframe_with_string_column_is_an_error():
         imp.fit(df)
 
 
+def _small_cnn_lstm():
+    """A gappy random walk and a small 2S-CNN + LSTM fitted on it (one epoch;
+    19 windows, so the last batch of 8 is short)."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3)).cumsum(0)
+    X[rng.uniform(size=X.shape) < 0.3] = np.nan
+    imp = VariationalImputer(prior="cnn", solver="lstm", window=40, max_epochs=1,
+                             batch_size=8, n_solver_iter=3, random_state=0).fit(X)
+    return X, np.isnan(X), imp
+
+
 def test_bfloat16_inference_is_close_to_float32_and_keeps_observed():
     """inference_dtype="bfloat16" runs the neural inference under autocast:
     close to the float32 result, observed entries exact, training unchanged."""
     from sklearn.utils._param_validation import InvalidParameterError
 
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(400, 3)).cumsum(0)
-    X[rng.uniform(size=X.shape) < 0.3] = np.nan
-    miss = np.isnan(X)
-    imp = VariationalImputer(prior="cnn", solver="lstm", window=40, max_epochs=1,
-                             batch_size=8, n_solver_iter=3, random_state=0).fit(X)
+    X, miss, imp = _small_cnn_lstm()
     ref = imp.transform(X)
     low = imp.set_params(inference_dtype="bfloat16").transform(X)
     assert low.dtype == ref.dtype and np.isfinite(low).all()
@@ -270,12 +276,7 @@ def test_compiled_inference_equals_eager_and_pickles():
 
     from sklearn.utils._param_validation import InvalidParameterError
 
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(400, 3)).cumsum(0)
-    X[rng.uniform(size=X.shape) < 0.3] = np.nan
-    miss = np.isnan(X)
-    imp = VariationalImputer(prior="cnn", solver="lstm", window=40, max_epochs=1,
-                             batch_size=8, n_solver_iter=3, random_state=0).fit(X)
+    X, miss, imp = _small_cnn_lstm()
     ref = imp.transform(X)
     attrs = set(vars(imp))
     out = imp.set_params(inference_compile=True).transform(X)
