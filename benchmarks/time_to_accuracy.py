@@ -5,10 +5,14 @@ protocol (``make_lorenz63(edge_gap=10)``, 10,000 training windows of 200 steps
 by default) for a fixed wall-clock budget, and records the R-score (paper
 normalisation, benchmarks/README.md) on held-out test windows after every epoch
 against the training time spent so far. By default (``--schedule time``) the
-learning rate decays on a cosine and the solver iterations grow from 5 to 15 as
-functions of the fraction of the budget spent, so both schedules end at the
-budget on any machine, and training stops at the budget, mid-epoch if need be.
-Run by hand::
+budget is the estimator's own ``max_time`` (``sklvar.net.TimeBudget``): the
+learning rate decays on a cosine to lr / 20 and the solver iterations grow from
+5 to 15 as functions of the fraction of the budget spent, so both schedules end
+at the budget on any machine, and training stops at the first batch past the
+budget, mid-epoch if need be. The joint prior learns at half the solver's rate
+(the estimator's parameter groups). Runs before session 5 of 2026-12-01 used
+this script's own copy of that schedule, which gave the prior the solver's
+full rate. Run by hand::
 
     python benchmarks/time_to_accuracy.py                 # 1 hour, 2 threads
     python benchmarks/time_to_accuracy.py --budget 120 --n-train 512 \
@@ -35,20 +39,22 @@ sys.path.insert(0, str(HERE))
 PAPER_BEST_R = 1.0e-3
 
 
-def _make_callbacks(imp, data, n_eval, budget, log, n_batches, time_schedule=None):
-    """Per-epoch evaluation and the wall-clock budget, as skorch callbacks.
+def _make_callbacks(imp, data, n_eval, budget, log, n_batches, time_schedule=False):
+    """Per-epoch evaluation (and, without ``time_schedule``, the budget).
 
-    ``time_schedule=(lr, lr_min, k_start, k_stop)`` drives the learning rate
-    (cosine from ``lr`` to ``lr_min``) and the number of solver iterations
-    (``k_start`` to ``k_stop`` over the first half) by the fraction of the
-    budget spent, batch by batch, so that both schedules end at the budget
-    whatever the machine's speed.
+    With ``time_schedule`` the estimator's ``max_time`` (``sklvar.net.TimeBudget``)
+    drives the learning rate (cosine to lr / 20), the solver-iteration
+    curriculum (over the first half of the budget) and the stop (at the first
+    batch past the budget). This callback only scores the model after every
+    epoch and at the stop, and gives the budget a clock that stops while it
+    scores, so that the budget counts training time only.
     """
     import numpy as np
     import torch
     from skorch.callbacks import Callback
 
     from sklvar.metrics import reconstruction_error
+    from sklvar.net import TimeBudget
 
     y_eval = data.y_test[:n_eval]
     X_eval = data.X_test[:n_eval]
@@ -61,30 +67,20 @@ def _make_callbacks(imp, data, n_eval, budget, log, n_batches, time_schedule=Non
             self.eval_s = 0.0
             return self
 
+        def _clock(self):
+            return time.perf_counter() - self.eval_s
+
         def on_train_begin(self, net, **kwargs):
             self.t0 = time.perf_counter()
+            budgets = [cb for _, cb in net.callbacks_ if isinstance(cb, TimeBudget)]
+            if time_schedule:
+                assert len(budgets) == 1, "--schedule time needs imp.max_time"
+                # TimeBudget started its clock (perf_counter) just before this
+                # callback, with eval_s = 0: the two clocks agree from here on
+                budgets[0].clock = self._clock
 
         def _train_time(self):
-            return time.perf_counter() - self.t0 - self.eval_s
-
-        def on_batch_begin(self, net, training=False, **kwargs):
-            if time_schedule is None or not training:
-                return
-            t_train = self._train_time()
-            if t_train >= budget:  # stop exactly at the budget, mid-epoch
-                batches = net.history[-1, "batches"]
-                losses = [b["train_loss"] for b in batches if "train_loss" in b]
-                epoch = round(len(net.history) - 1 + len(losses) / n_batches, 2)
-                self._score(net, t_train, epoch, float(np.mean(losses)) if losses
-                            else float("nan"))
-                self._stop()
-            lr, lr_min, k_start, k_stop = time_schedule
-            frac = t_train / budget
-            for group in net.optimizer_.param_groups:
-                group["lr"] = lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi
-                                                                          * frac))
-            net.module_.n_iter = int(round(k_start + (k_stop - k_start)
-                                           * min(1.0, 2 * frac)))
+            return self._clock() - self.t0
 
         def _score(self, net, t_train, epoch, loss):
             t1 = time.perf_counter()
@@ -109,13 +105,23 @@ def _make_callbacks(imp, data, n_eval, budget, log, n_batches, time_schedule=Non
         def on_epoch_end(self, net, **kwargs):
             t_train = self._train_time()
             self._score(net, t_train, len(net.history), net.history[-1, "train_loss"])
-            if t_train >= budget:
-                self._stop()
+            if not time_schedule and t_train >= budget:
+                log(f"budget of {budget:.0f} s reached")
+                raise KeyboardInterrupt  # skorch's way to stop training early
 
-        @staticmethod
-        def _stop():
+        def on_train_end(self, net, **kwargs):
+            # the budget's stop (mid-epoch, or at an epoch end before this
+            # callback's on_epoch_end ran): score the final model
+            if net.history[-1].get("time_budget_stop") is not True:
+                return
             log(f"budget of {budget:.0f} s reached")
-            raise KeyboardInterrupt  # skorch's way to stop training early
+            batches = [b for b in net.history[-1, "batches"] if "train_loss" in b]
+            epoch = round(len(net.history) - 1 + len(batches) / n_batches, 2)
+            if self.points and self.points[-1][0] == epoch:
+                return
+            loss = (float(np.mean([b["train_loss"] for b in batches])) if batches
+                    else float("nan"))
+            self._score(net, self._train_time(), epoch, loss)
 
     return Curve()
 
@@ -145,6 +151,9 @@ def main(argv=None):
                              "fraction of the budget spent (they end at the budget); "
                              "cosine: per-epoch cosine LR over --epochs and the "
                              "estimator's per-epoch curriculum; none: constant LR")
+    parser.add_argument("--training-dtype", choices=("float32", "bfloat16"),
+                        default="float32",
+                        help="the imputer's training_dtype (bfloat16: autocast)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -171,14 +180,15 @@ def main(argv=None):
     if args.epochs is None:
         args.epochs = 1000 if args.schedule == "time" else 40
     start, stop = (int(v) for v in args.n_iter.split(","))
+    time_schedule = args.schedule == "time"
     imp = VariationalImputer(
         prior="cnn", solver="lstm", joint=True, keep_observed=False,
         n_solver_iter=stop, n_solver_iter_start=start, max_epochs=args.epochs,
+        max_time=args.budget if time_schedule else None,
         batch_size=args.batch_size, lr=args.lr, random_state=args.seed,
-        device=args.device, n_threads=args.threads, **data.layout,
+        device=args.device, n_threads=args.threads,
+        training_dtype=args.training_dtype, **data.layout,
     )
-    time_schedule = ((args.lr, args.lr / 20, start, stop) if args.schedule == "time"
-                     else None)
     n_batches = -(-len(data.X_train) // args.batch_size)
     curve = _make_callbacks(imp, data, args.n_eval, args.budget, log, n_batches,
                             time_schedule)
@@ -224,10 +234,11 @@ def write_report(args, data, points, scores, wall, infer_s):
         "",
         f"Data: {data.description}",
         "",
-        f"Training: batch {args.batch_size}, Adam lr {args.lr:g}"
+        f"Training: {args.training_dtype}, batch {args.batch_size}, Adam lr {args.lr:g}"
         + (f" with cosine decay to {args.lr / 20:g} over {args.epochs} epochs"
            if args.schedule == "cosine" else "")
-        + (f" with cosine decay to {args.lr / 20:g} over the budget, batch by batch"
+        + (f" with cosine decay to {args.lr / 20:g} over the budget, batch by batch "
+           "(the estimator's max_time; the prior at half the rate)"
            if args.schedule == "time" else "")
         + f", solver iterations {args.n_iter.replace(',', ' -> ')} (curriculum over "
         + ("the first half of the budget" if args.schedule == "time" else

@@ -166,31 +166,45 @@ class TimeBudget(Callback):
     r"""Train for a time budget: cosine learning rate and curriculum in time.
 
     The learning rate of every parameter group follows
-    :math:`lr_0 \cdot (1 + \cos(\pi\, t / T)) / 2` over the budget ``T``
-    (updated at every batch), the number of solver iterations grows from
-    ``start`` to ``stop`` over the first ``ramp_fraction`` of the budget, and
-    training stops at the end of the first epoch past the budget (the history
-    records ``time_budget_stop``). ``max_epochs`` remains an upper bound.
+    :math:`lr_0 \,(f + (1 - f)(1 + \cos(\pi\, t / T)) / 2)` over the budget
+    ``T`` (updated at every batch; ``f = lr_min_fraction``), the number of
+    solver iterations grows from ``start`` to ``stop`` over the first
+    ``ramp_fraction`` of the budget (set at every epoch), and training stops
+    at the first batch that would start past the budget, mid-epoch if need
+    be: the history's last row records ``time_budget_stop`` and, for a
+    partial epoch, the mean ``train_loss`` of its batches. ``max_epochs``
+    remains an upper bound.
 
     Parameters
     ----------
     max_time : float
-        Budget in seconds, counted from the start of training.
+        Budget in seconds, counted from the start of training by ``clock``.
     start, stop : int
         First and final number of solver iterations.
     ramp_fraction : float, default=0.5
+    lr_min_fraction : float, default=0.05
+        Floor of the cosine as a fraction of the initial learning rate (the
+        Lorenz-63 time-to-accuracy runs decay to lr / 20,
+        ``benchmarks/TIME_TO_ACCURACY.md``).
     clock : callable, default=time.perf_counter
+        Seconds as a float. A clock that stops while, say, a per-epoch
+        evaluation callback runs excludes that time from the budget.
     """
 
-    def __init__(self, max_time, start, stop, ramp_fraction=0.5, clock=None):
+    def __init__(self, max_time, start, stop, ramp_fraction=0.5,
+                 lr_min_fraction=0.05, clock=None):
         self.max_time = max_time
         self.start = start
         self.stop = stop
         self.ramp_fraction = ramp_fraction
+        self.lr_min_fraction = lr_min_fraction
         self.clock = clock
 
+    def _elapsed(self):
+        return self._now() - self.t0_
+
     def _fraction(self):
-        return min(1.0, (self._now() - self.t0_) / self.max_time)
+        return min(1.0, self._elapsed() / self.max_time)
 
     def _now(self):
         return (self.clock or time.perf_counter)()
@@ -209,14 +223,25 @@ class TimeBudget(Callback):
     def on_batch_begin(self, net, training=False, **kwargs):
         if not training:
             return
-        scale = 0.5 * (1.0 + math.cos(math.pi * self._fraction()))
+        if self._elapsed() >= self.max_time:
+            losses = [b["train_loss"] for b in net.history[-1]["batches"]
+                      if "train_loss" in b]
+            if losses:
+                net.history.record("train_loss", float(np.mean(losses)))
+            self._stop(net)
+        f = self.lr_min_fraction
+        scale = f + (1.0 - f) * 0.5 * (1.0 + math.cos(math.pi * self._fraction()))
         for group, lr0 in zip(net.optimizer_.param_groups, self.lr0_):
             group["lr"] = lr0 * scale
 
     def on_epoch_end(self, net, **kwargs):
-        if self._now() - self.t0_ >= self.max_time:
-            net.history.record("time_budget_stop", True)
-            raise KeyboardInterrupt  # skorch's way to end training early
+        if self._elapsed() >= self.max_time:
+            self._stop(net)
+
+    @staticmethod
+    def _stop(net):
+        net.history.record("time_budget_stop", True)
+        raise KeyboardInterrupt  # skorch's way to end training early
 
     def on_train_end(self, net, **kwargs):
         net.module_.n_iter = self.stop
@@ -247,6 +272,12 @@ class VariationalNet(NeuralNet):
     hide_block : tuple of int, default=(1,)
     random_state : int, default=0
         Seed of the hiding masks.
+    autocast_dtype : torch.dtype or None, default=None
+        Run each training step's forward pass and loss under
+        ``torch.autocast`` in this dtype (e.g. ``torch.bfloat16``); the
+        weights, their gradients and the optimiser stay float32, and the loss
+        is computed in float32 from the autocast output. None trains in
+        float32.
     **kwargs
         Passed to :class:`skorch.NeuralNet` (``optimizer``, ``lr``,
         ``max_epochs``, ``batch_size``, ``device``, ``callbacks``...).
@@ -257,7 +288,7 @@ class VariationalNet(NeuralNet):
 
     def __init__(self, module, *args, loss_weights=(1.0, 0.05, 0.05),
                  self_supervised=False, hide_fraction=0.2, hide_block=(1,),
-                 random_state=0, **kwargs):
+                 random_state=0, autocast_dtype=None, **kwargs):
         kwargs.setdefault("train_split", None)
         if kwargs.get("verbose", 1):  # verbose=0: skorch's silent sink
             kwargs.setdefault("callbacks__print_log__sink", print_log_sink)
@@ -267,6 +298,7 @@ class VariationalNet(NeuralNet):
         self.hide_fraction = hide_fraction
         self.hide_block = hide_block
         self.random_state = random_state
+        self.autocast_dtype = autocast_dtype
 
     def initialize(self):
         super().initialize()
@@ -326,8 +358,14 @@ class VariationalNet(NeuralNet):
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         inputs, target, target_mask = self._split_batch(batch, self.hide_rng_)
-        x_hat = self.infer(inputs, **fit_params)
-        loss = self.training_loss(x_hat, target, target_mask)
+        autocast = self.autocast_dtype is not None
+        with torch.autocast(torch.device(self.device).type,
+                            dtype=self.autocast_dtype or torch.bfloat16,
+                            enabled=autocast):
+            x_hat = self.infer(inputs, **fit_params)
+            if autocast:
+                x_hat = x_hat.float()
+            loss = self.training_loss(x_hat, target, target_mask)
         loss.backward()
         return {"loss": loss, "y_pred": x_hat}
 

@@ -14,8 +14,8 @@ from sklvar.solvers import LSTMSolver
 def _net(**kw):
     model = VariationalModel(VariationalCost(AutoEncoderPrior((6,))), LSTMSolver((6,)),
                              n_iter=2)
-    return VariationalNet(model, optimizer=torch.optim.Adam, max_epochs=1,
-                          batch_size=8, **kw)
+    kw = {"max_epochs": 1, "batch_size": 8, **kw}
+    return VariationalNet(model, optimizer=torch.optim.Adam, **kw)
 
 
 def test_net_has_no_criterion_and_no_validation_split():
@@ -59,3 +59,69 @@ def test_estimator_prints_the_pretraining_with_its_prefix(capsys):
                        random_state=0, verbose=1).fit(X, X)
     out = capsys.readouterr().out
     assert "[VariationalImputer] prior pre-training epoch 2: loss" in out
+
+
+class _FakeClock:
+    """A clock that advances by ``tick`` seconds at every reading."""
+
+    def __init__(self, tick):
+        self.t, self.tick = 0.0, tick
+
+    def __call__(self):
+        self.t += self.tick
+        return self.t
+
+
+def _fit_data(n=64):
+    rng = np.random.RandomState(0)
+    T = rng.normal(size=(n, 6)).astype(np.float32)
+    M = rng.uniform(size=T.shape) < 0.7
+    return {"y": np.where(M, T, 0).astype(np.float32), "observed_mask": M}, T
+
+
+def test_time_budget_stops_mid_epoch_with_a_cosine_to_its_floor():
+    from skorch.callbacks import Callback
+
+    from sklvar.net import TimeBudget
+
+    lrs = []
+
+    class Spy(Callback):  # runs after TimeBudget's on_batch_begin
+        def on_batch_begin(self, net, training=False, **kwargs):
+            if training:
+                lrs.append(net.optimizer_.param_groups[0]["lr"])
+
+    # the clock is read once at train begin, at each epoch begin and at every
+    # batch (twice when a batch's lr is set): the budget runs out mid-epoch
+    budget = TimeBudget(10.0, 1, 3, lr_min_fraction=0.1, clock=_FakeClock(0.3))
+    X, T = _fit_data(64)  # 8 batches an epoch
+    net = _net(max_epochs=100, lr=1e-2, callbacks=[("budget", budget), ("spy", Spy())])
+    net.fit(X, T)
+    last = net.history[-1]
+    assert last["time_budget_stop"] is True
+    assert len(net.history) < 100
+    done = [b for b in last["batches"] if "train_loss" in b]
+    assert 0 < len(done) < 8  # stopped mid-epoch...
+    assert last["train_loss"] == np.mean([b["train_loss"] for b in done])
+    assert lrs[0] <= 1e-2 and min(lrs) >= 1e-3 - 1e-12  # ...on the cosine's floor
+    assert np.all(np.diff(lrs) <= 1e-15) and lrs[-1] < 2e-3
+    assert net.optimizer_.param_groups[0]["lr"] == 1e-2  # restored at the end
+    assert net.module_.n_iter == 3
+    assert [h["n_solver_iter"] for h in net.history][-1] == 3
+
+
+def test_bfloat16_training_is_close_to_float32_and_validated():
+    import pytest
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, T = _fit_data(32)
+    losses = {}
+    for dtype in (None, torch.bfloat16):
+        torch.manual_seed(0)
+        net = _net(max_epochs=3, lr=1e-2, autocast_dtype=dtype).fit(X, T)
+        losses[dtype] = [h["train_loss"] for h in net.history]
+        assert all(p.dtype == torch.float32 for p in net.module_.parameters())
+    assert losses[None] != losses[torch.bfloat16]  # autocast did run
+    np.testing.assert_allclose(losses[torch.bfloat16], losses[None], rtol=0.05)
+    with pytest.raises(InvalidParameterError, match="training_dtype"):
+        VariationalImputer(training_dtype="float16").fit(np.ones((4, 3)))

@@ -183,6 +183,22 @@ def test_max_time_stops_neural_training_and_restores_lr():
     assert np.all(np.isfinite(imp.transform(Xg)))
 
 
+def test_max_time_bounds_the_pretraining_of_a_sequential_prior():
+    """joint=False: the prior's pre-training gets half the budget at most, the
+    solver the rest, so a huge max_epochs does not run away."""
+    import time
+
+    X = _table(300, 3)
+    Xg, _ = _gaps(X)
+    imp = VariationalImputer(prior="ae", solver="lstm", joint=False, window=32,
+                             max_epochs=10_000_000, max_time=1.0, random_state=0)
+    t0 = time.perf_counter()
+    imp.fit(Xg)
+    assert time.perf_counter() - t0 < 30  # unbounded pre-training: never ends
+    assert imp.history_[-1].get("time_budget_stop") is True
+    assert np.all(np.isfinite(imp.transform(Xg)))
+
+
 def test_max_time_bounds_the_model_choice():
     Xg, _ = _gaps(_table())
     imp = VariationalImputer(layout="series", max_time=1e-6, random_state=0).fit(Xg)

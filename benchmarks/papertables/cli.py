@@ -32,6 +32,7 @@ def _run_parallel(names, args):
             cmd += ["--quick"] if args.quick else []
             cmd += ["--out", str(args.out)]
             cmd += ["--no-figures"] if args.no_figures else []
+            cmd += ["--device", args.device] if args.device != "cpu" else []
             cmd += ["--mnist", str(args.mnist)] if args.mnist else []
             if args.mnist_noise_ratio is not None:
                 cmd += ["--mnist-noise-ratio", str(args.mnist_noise_ratio)]
@@ -75,6 +76,11 @@ def main(argv=None):
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the learned and FSGD rows (default cpu; e.g. cuda)",
+    )
+    parser.add_argument(
         "--mnist",
         type=Path,
         default=None,
@@ -106,6 +112,7 @@ def main(argv=None):
                 mnist_path=args.mnist,
                 overrides=overrides,
                 figures=not args.no_figures,
+                device=args.device,
             )
         )
     return 0

@@ -132,7 +132,12 @@ def render_section(name, rec):
         f"{mode}. Written {rec['date']} by `{rec['command']}` in "
         f"{_secs(rec['total_s'])} s; seed {rec['seed']}; "
         f"{m['torch_threads']} torch thread(s) on {m['platform']} "
-        f"({m['cpu_count']} CPUs).",
+        f"({m['cpu_count']} CPUs); learned and FSGD rows on device "
+        f"{rec.get('config', {}).get('device', 'cpu')}. Learned rows with a time "
+        "budget train on the estimator's max_time (cosine learning rate, "
+        "curriculum, stop at the budget; their budgets are in the notes): "
+        "\"epochs\" is what the budget allowed, fractional when it stopped "
+        "an epoch.",
         "",
         f"Data: {rec['data']}",
         "",

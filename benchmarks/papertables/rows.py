@@ -30,12 +30,24 @@ def variational_imputer(**kwargs):
     return VariationalImputer(n_threads=None, **kwargs)
 
 
+# cap of the epochs of a row trained on a time budget: the budget decides
+MAX_EPOCHS_BUDGETED = 100_000
+
+
 def _train_kwargs(cfg, key, seed):
-    """Training keywords of a learned row from the config."""
+    """Training keywords of a learned row from the config.
+
+    A row with ``max_time`` trains on the estimator's own time budget
+    (``VariationalImputer(max_time=...)``: cosine learning rate to lr / 20 and
+    the solver-iteration curriculum over the budget, stop at the first batch
+    past it); ``max_epochs`` is then only a cap.
+    """
     spec = cfg["rows"].get(key, {})
     start, stop = spec.get("n_iter", (1, 1))
+    budgeted = spec.get("max_time") is not None
     return dict(
-        max_epochs=spec.get("max_epochs", 1),
+        max_time=spec.get("max_time"),
+        max_epochs=spec.get("max_epochs", MAX_EPOCHS_BUDGETED if budgeted else 1),
         n_solver_iter=stop,
         n_solver_iter_start=start,
         batch_size=spec.get("batch_size", cfg["batch_size"]),
@@ -48,6 +60,7 @@ def _train_kwargs(cfg, key, seed):
 def _learned(cfg, key, seed, layout, prior, solver, joint, **extra):
     """Factory of the VariationalImputer of a learned row."""
     kw = _train_kwargs(cfg, key, seed)
+    kw["device"] = cfg.get("device", "cpu")
     return lambda: variational_imputer(
         prior=prior,
         solver=solver,

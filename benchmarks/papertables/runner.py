@@ -70,6 +70,7 @@ def _fit_fsgd(row, data, cfg, seed, log):
         max_epochs=0,
         keep_observed=False,
         random_state=seed,
+        device=cfg.get("device", "cpu"),
         **row.make,
         **data.layout,
     )
@@ -131,6 +132,20 @@ def _project(row, imp, data):
     return None
 
 
+def _epochs(imp):
+    """Epochs trained: fractional when a time budget stopped one mid-epoch."""
+    history = imp.history_
+    last = history[-1]
+    n_full = len(history)
+    if last.get("time_budget_stop") is not True or "dur" in last:
+        return n_full
+    done = [b for b in last["batches"] if "train_loss" in b]
+    full = [len(h["batches"]) for h in history[:-1]]
+    if not full:
+        return n_full
+    return round(n_full - 1 + len(done) / max(full), 2)
+
+
 def run_row(row, data, cfg, seed, log=print):
     """Fit, impute the test set and score one row; fills ``row.result``.
 
@@ -186,12 +201,19 @@ def run_row(row, data, cfg, seed, log=print):
         n_train=len(X_tr),
     )
     if row.kind == "variational":
-        row.result["epochs"] = int(imp.n_iter_)
+        row.result["epochs"] = _epochs(imp)
+        row.result["device"] = str(imp.device)
         row.result["n_solver_iter"] = int(imp.n_solver_iter)
         cost = imp.net_.module_.cost
         lam = [float(cost.lambda_obs.detach()), float(cost.lambda_prior.detach())]
         row.result["lambdas"] = lam
         row.note = f"K = {imp.n_solver_iter} solver iteration(s)"
+        if imp.max_time is not None:
+            stopped = imp.history_[-1].get("time_budget_stop") is True
+            row.note += (f"; time budget {imp.max_time:g} s (max_time), "
+                         + ("stopped by it" if stopped else
+                            f"max_epochs={imp.max_epochs} reached first"))
+            row.result["max_time"] = float(imp.max_time)
         if imp.solver != "fixed_point":  # FP(1) does not use the weights
             row.note += f"; learned lambda_obs {lam[0]:.3g}, lambda_prior {lam[1]:.3g}"
     return imp, X_hat
@@ -208,6 +230,7 @@ def run_benchmark(
     overrides=None,
     figures=True,
     verbose=1,
+    device="cpu",
 ):
     """Run one benchmark of the paper (or ``"all"``), write RESULTS.md and figures.
 
@@ -235,6 +258,8 @@ def run_benchmark(
         Draw the figures (needs matplotlib, checked before the run starts).
     verbose : int, default=1
         Print progress.
+    device : str, default="cpu"
+        Torch device of the learned and FSGD rows (e.g. "cuda").
 
     Returns
     -------
@@ -268,6 +293,7 @@ def run_benchmark(
                 overrides=overrides,
                 figures=figures,
                 verbose=verbose,
+                device=device,
             )
             for n in BENCHMARKS
         )
@@ -275,6 +301,7 @@ def run_benchmark(
     from threadpoolctl import threadpool_limits
 
     cfg = get_config(name, quick, overrides)
+    cfg["device"] = device
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     log = print if verbose else (lambda *a, **k: None)
@@ -330,6 +357,8 @@ def _run(name, cfg, quick, out, seed, path, figures, log, threads):
             log(f"[{name}] figure failed: {e}")
     argv = ["python", "benchmarks/paper.py", name] + (["--quick"] if quick else [])
     argv += ["--threads", str(threads), "--seed", str(seed)]
+    if cfg.get("device", "cpu") != "cpu":
+        argv += ["--device", cfg["device"]]
     if (
         name == "mnist"
         and cfg["noise_ratio"] != CONFIGS["mnist"]["full"]["noise_ratio"]

@@ -245,6 +245,17 @@ class VariationalImputer(_BaseImputer):
         is not thread-safe), and the values agree with eager inference to
         float tolerance. Training is never compiled; series tables (the
         field prior) do not use torch and are unaffected.
+    training_dtype : {"float32", "bfloat16"}, default="float32"
+        Precision of the training steps of the solver (and of a joint
+        prior). ``"bfloat16"`` runs each step's forward pass (the unrolled
+        solver, its gradients of the cost) and the loss under
+        ``torch.autocast``; the weights, their gradients and Adam stay
+        float32. On a CPU with bfloat16 instructions a training step of the
+        Lorenz-63 2S-CNN + LSTM runs about 1.2-1.4x as fast
+        (``benchmarks/TIME_TO_ACCURACY_10MIN.md``); the gradients are a few
+        percent off their float32 values, so compare the accuracy on your
+        data before relying on it. The pre-training of a non-joint prior
+        stays float32.
     n_threads : int or None, default=1
         Number of torch intra-op threads (``torch.set_num_threads``) used by
         :meth:`fit`, :meth:`transform`, :meth:`score` and :meth:`project`;
@@ -301,13 +312,17 @@ class VariationalImputer(_BaseImputer):
         Fraction of the observed entries hidden for self-supervised training
         and for the label-free :meth:`score`.
     max_time : float or None, default=None
-        Budget in seconds for fit. Neural models: training stops at the first
-        epoch end past the budget (history entry ``time_budget_stop``,
-        :class:`~sklvar.net.TimeBudget`), the learning
-        rate follows a cosine decay over
-        the budget and the solver-iteration curriculum ramps over its first
-        half (``max_epochs`` stays an upper bound). Series tables: no further
-        candidate model is tried once half the budget is spent.
+        Budget in seconds for fit. Neural models
+        (:class:`~sklvar.net.TimeBudget`): the learning rate follows a cosine
+        decay over the budget to a twentieth of ``lr``, the solver-iteration
+        curriculum ramps from ``n_solver_iter_start`` to ``n_solver_iter``
+        over its first half, and training stops at the first mini-batch that
+        would start past the budget, mid-epoch if need be (history entry
+        ``time_budget_stop``); ``max_epochs`` stays an upper bound, so set it
+        high to let the budget decide. With ``joint=False`` the prior's
+        pre-training takes at most half of the budget and the solver the
+        rest. Series tables: no further candidate model is tried once half
+        the budget is spent.
     random_state : int, RandomState instance or None, default=None
         Seeds numpy and torch (in a forked torch RNG, so the global state is
         untouched); the same int gives the same result on CPU.
@@ -424,6 +439,7 @@ class VariationalImputer(_BaseImputer):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "device": [str, torch.device],
         "inference_dtype": [StrOptions({"float32", "bfloat16"})],
+        "training_dtype": [StrOptions({"float32", "bfloat16"})],
         "inference_compile": ["boolean"],
         "initial_strategy": [StrOptions({"auto", "mean", "linear"})],
         "callbacks": [list, None],
@@ -453,6 +469,7 @@ class VariationalImputer(_BaseImputer):
         device="cpu",
         inference_dtype="float32",
         inference_compile=False,
+        training_dtype="float32",
         n_threads=1,
         missing_values=np.nan,
         keep_observed=True,
@@ -486,6 +503,7 @@ class VariationalImputer(_BaseImputer):
         self.device = device
         self.inference_dtype = inference_dtype
         self.inference_compile = inference_compile
+        self.training_dtype = training_dtype
         self.n_threads = n_threads
         self.missing_values = missing_values
         self.keep_observed = keep_observed
@@ -574,9 +592,9 @@ class VariationalImputer(_BaseImputer):
         return VariationalModel(cost, solver, n_iter=self.n_solver_iter,
                                 init=self.codec_.initial_strategy)
 
-    def _callbacks(self):
-        if self.max_time is not None:
-            schedule = TimeBudget(self.max_time, self.n_solver_iter_start,
+    def _callbacks(self, max_time=None):
+        if max_time is not None:
+            schedule = TimeBudget(max_time, self.n_solver_iter_start,
                                   self.n_solver_iter)
         else:
             schedule = IterationCurriculum(self.n_solver_iter_start, self.n_solver_iter)
@@ -665,16 +683,25 @@ class VariationalImputer(_BaseImputer):
         else:
             x_fit, m_fit = model.initial_state(y_t, m_t), m_t
         prior = model.prior
+        t0 = time.perf_counter()
         prior.initialize_from_data(x_fit, m_fit)
         if not self.joint:
             if self.max_epochs > 0:
+                # a time budget: half of it at most for the prior's pre-training
+                budget = ({} if self.max_time is None
+                          else {"max_time": self.max_time / 2})
                 prior.pretrain(
                     x_fit, m_fit, max_epochs=self.max_epochs,
                     batch_size=self.batch_size, lr=self.lr, device=self.device,
                     callback=self._print_pretraining if self.verbose > 0 else None,
+                    **budget,
                 )
             prior.requires_grad_(False)
-        net = self._make_net(model, seed, self_supervised=T is None)
+        remaining = (None if self.max_time is None else
+                     max(self.max_time - (time.perf_counter() - t0),
+                         0.1 * self.max_time))
+        net = self._make_net(model, seed, self_supervised=T is None,
+                             max_time=remaining)
         with catch_sigint() as sigint:
             net.fit({"y": Y, "observed_mask": M}, T)
         interrupted = sigint["interrupted"]
@@ -700,7 +727,8 @@ class VariationalImputer(_BaseImputer):
         self.n_iter_ = len(net.history)
         self.interrupted_ = interrupted
 
-    def _make_net(self, model, seed, *, self_supervised, callbacks=True):
+    def _make_net(self, model, seed, *, self_supervised, callbacks=True,
+                  max_time=None):
         return VariationalNet(
             model,
             optimizer=torch.optim.Adam,
@@ -711,12 +739,14 @@ class VariationalImputer(_BaseImputer):
             verbose=self.verbose if callbacks else 0,
             iterator_train__shuffle=True,
             optimizer__param_groups=prior_param_groups(self.joint, self.lr),
-            callbacks=self._callbacks() if callbacks else None,
+            callbacks=self._callbacks(max_time) if callbacks else None,
             loss_weights=tuple(float(w) for w in self.loss_weights),
             self_supervised=self_supervised,
             hide_fraction=self.hide_fraction,
             hide_block=self.layout_.default_block(),
             random_state=seed,
+            autocast_dtype=(torch.bfloat16 if self.training_dtype == "bfloat16"
+                            else None),
         )
 
     def _restore_net(self, state, history=None):

@@ -1,5 +1,7 @@
 """Base class of the prior operators Phi."""
 
+import time
+
 import torch
 from torch import nn
 
@@ -137,14 +139,16 @@ class Prior(nn.Module):
         return phi, vjp
 
     def pretrain(self, x, observed_mask=None, *, max_epochs=10, batch_size=128,
-                 lr=1e-3, device="cpu", callback=None):
+                 lr=1e-3, device="cpu", callback=None, max_time=None):
         r"""Fit the prior alone before the solver (sequential learning).
 
         The estimators call it with ``joint=False`` (then freeze the prior).
         The default fits :math:`\|x - \Phi(x)\|^2` by Adam
         (:func:`pretrain_by_gradient`, same parameters). Priors with a
         closed-form fit in :meth:`initialize_from_data` (PCA) or with known
-        physics (the ODE priors) override it with a no-op.
+        physics (the ODE priors) override it with a no-op. The estimators pass
+        ``max_time`` only when they have a time budget, so an override need
+        not accept it otherwise.
 
         Returns
         -------
@@ -153,7 +157,7 @@ class Prior(nn.Module):
         """
         return pretrain_by_gradient(
             self, x, observed_mask, max_epochs=max_epochs, batch_size=batch_size,
-            lr=lr, device=device, callback=callback,
+            lr=lr, device=device, callback=callback, max_time=max_time,
         )
 
     def initialize_from_data(self, x, observed_mask=None):
@@ -176,7 +180,8 @@ class Prior(nn.Module):
 
 
 def pretrain_by_gradient(prior, x, observed_mask=None, *, max_epochs=10,
-                         batch_size=128, lr=1e-3, device="cpu", callback=None):
+                         batch_size=128, lr=1e-3, device="cpu", callback=None,
+                         max_time=None):
     """Fit a prior alone on :math:`\\|x - \\Phi(x)\\|^2` (sequential learning).
 
     Parameters
@@ -193,6 +198,9 @@ def pretrain_by_gradient(prior, x, observed_mask=None, *, max_epochs=10,
     callback : callable or None, default=None
         Called as ``callback(epoch, loss)`` after each epoch (1-based epoch,
         mean training loss); the estimators print it with ``verbose``.
+    max_time : float or None, default=None
+        Budget in seconds: no epoch starts once it is spent (the estimators
+        give half of their ``max_time`` to a non-joint prior's pre-training).
 
     Returns
     -------
@@ -203,7 +211,10 @@ def pretrain_by_gradient(prior, x, observed_mask=None, *, max_epochs=10,
     opt = torch.optim.Adam(prior.parameters(), lr=lr)
     n = x.shape[0]
     losses = []
+    t0 = time.perf_counter()
     for epoch in range(max_epochs):
+        if max_time is not None and time.perf_counter() - t0 >= max_time:
+            break
         perm = torch.randperm(n)
         total = 0.0
         for i in range(0, n, batch_size):
