@@ -126,6 +126,43 @@ def _make_callbacks(imp, data, n_eval, budget, log, n_batches, time_schedule=Fal
     return Curve()
 
 
+def _weight_averages(decays):
+    """Exponential moving averages of the weights, one per decay (a callback).
+
+    Updated after every training batch; ``swap(i)`` copies the i-th average
+    into the model (and ``restore()`` puts the trained weights back), so the
+    final model can be scored with each average after training.
+    """
+    import torch
+    from skorch.callbacks import Callback
+
+    class WeightAverages(Callback):
+        def on_train_begin(self, net, **kwargs):
+            self.params = [p for p in net.module_.parameters()]
+            self.avgs = [[p.detach().clone() for p in self.params] for _ in decays]
+
+        @torch.no_grad()
+        def on_batch_end(self, net, training=False, **kwargs):
+            if not training:
+                return
+            for decay, avg in zip(decays, self.avgs):
+                for a, p in zip(avg, self.params):
+                    a.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
+
+        @torch.no_grad()
+        def swap(self, i):
+            self.saved = [p.detach().clone() for p in self.params]
+            for a, p in zip(self.avgs[i], self.params):
+                p.copy_(a)
+
+        @torch.no_grad()
+        def restore(self):
+            for s, p in zip(self.saved, self.params):
+                p.copy_(s)
+
+    return WeightAverages()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=3600.0,
@@ -154,6 +191,16 @@ def main(argv=None):
     parser.add_argument("--training-dtype", choices=("float32", "bfloat16"),
                         default="float32",
                         help="the imputer's training_dtype (bfloat16: autocast)")
+    parser.add_argument("--ema-decay", type=float, default=None,
+                        help="the imputer's ema_decay: train, and end, with a "
+                             "moving average of the weights (e.g. 0.99)")
+    parser.add_argument("--ema", default="",
+                        help="exploration: comma-separated decays; after training, "
+                             "also score the final model with each exponential "
+                             "moving average of its weights (e.g. 0.99,0.998)")
+    parser.add_argument("--prior-lr-scale", type=float, default=0.5,
+                        help="the imputer's prior_lr_scale (learning rate of the "
+                             "joint prior as a fraction of --lr; the paper's 0.5)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -187,12 +234,17 @@ def main(argv=None):
         max_time=args.budget if time_schedule else None,
         batch_size=args.batch_size, lr=args.lr, random_state=args.seed,
         device=args.device, n_threads=args.threads,
-        training_dtype=args.training_dtype, **data.layout,
+        training_dtype=args.training_dtype, prior_lr_scale=args.prior_lr_scale,
+        ema_decay=args.ema_decay,
+        **data.layout,
     )
     n_batches = -(-len(data.X_train) // args.batch_size)
     curve = _make_callbacks(imp, data, args.n_eval, args.budget, log, n_batches,
                             time_schedule)
     callbacks = [("curve", curve)]
+    decays = [float(d) for d in args.ema.split(",") if d.strip()]
+    if decays:
+        callbacks.insert(0, ("ema", _weight_averages(decays)))
     if args.schedule == "cosine":
         callbacks.insert(0, ("lr_schedule", LRScheduler(
             "CosineAnnealingLR", T_max=args.epochs, eta_min=args.lr / 20)))
@@ -207,11 +259,21 @@ def main(argv=None):
     scores = runner.scores(data, X_hat)
     log(f"final: R(paper norm) {scores['R_paper']:.3e} on {len(data.X_test)} test "
         f"windows ({infer_s:.1f} s); fit wall time {wall:.0f} s")
-    write_report(args, data, points, scores, wall, infer_s)
+    averaged = []
+    if decays:
+        ema = next(cb for name, cb in imp.net_.callbacks_ if name == "ema")
+        for i, decay in enumerate(decays):
+            ema.swap(i)
+            r = runner.scores(data, imp.transform(data.X_test))["R_paper"]
+            ema.restore()
+            averaged.append((decay, r))
+            log(f"final with the weight average of decay {decay:g}: R(paper norm) "
+                f"{r:.3e}")
+    write_report(args, data, points, scores, wall, infer_s, averaged)
     return 0
 
 
-def write_report(args, data, points, scores, wall, infer_s):
+def write_report(args, data, points, scores, wall, infer_s, averaged=()):
     from papertables.report import machine_info
 
     info = machine_info(args.threads)
@@ -238,18 +300,30 @@ def write_report(args, data, points, scores, wall, infer_s):
         + (f" with cosine decay to {args.lr / 20:g} over {args.epochs} epochs"
            if args.schedule == "cosine" else "")
         + (f" with cosine decay to {args.lr / 20:g} over the budget, batch by batch "
-           "(the estimator's max_time; the prior at half the rate)"
+           f"(the estimator's max_time; the prior at {args.prior_lr_scale:g} x the "
+           "rate)"
            if args.schedule == "time" else "")
         + f", solver iterations {args.n_iter.replace(',', ' -> ')} (curriculum over "
         + ("the first half of the budget" if args.schedule == "time" else
            f"the first half of {args.epochs} epochs")
-        + f"), budget {args.budget:.0f} s of "
-        f"training (evaluations excluded); fit wall time {wall:.0f} s.",
+        + f"), budget {args.budget:.0f} s of training (evaluations excluded)"
+        + (f", ending with the moving average of the weights (ema_decay "
+           f"{args.ema_decay:g})" if args.ema_decay else "")
+        + f"; fit wall time {wall:.0f} s.",
         "",
         f"**Final R (paper normalisation) on the {len(data.X_test)} test windows: "
         f"{scores['R_paper']:.3e}** (paper: {PAPER_BEST_R:.2e}; R with sigma^2 "
         f"normalisation {scores['R']:.3e}; inference {infer_s:.1f} s).",
         "",
+    ]
+    if averaged:
+        text += [
+            "Final R (paper normalisation) with an exponential moving average of "
+            "the weights (updated after every batch, scored after training): "
+            + "; ".join(f"decay {d:g}: {r:.3e}" for d, r in averaged) + ".",
+            "",
+        ]
+    text += [
         ("R <= 1.0e-3 on the evaluation windows was first reached after "
          f"{reached[2]:.0f} s of training (epoch {reached[0]})." if reached else
          "R <= 1.0e-3 was not reached on the evaluation windows within the budget; "

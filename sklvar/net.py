@@ -26,7 +26,7 @@ from .utils import hide_observed
 
 __all__ = [
     "DivergenceGuard", "IterationCurriculum", "TimeBudget", "VariationalNet",
-    "catch_sigint", "print_log_sink", "prior_param_groups",
+    "WeightAverage", "catch_sigint", "print_log_sink", "prior_param_groups",
 ]
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -249,6 +249,40 @@ class TimeBudget(Callback):
             group["lr"] = lr0
 
 
+class WeightAverage(Callback):
+    r"""Exponential moving average of the trained weights, kept at the end.
+
+    After every training batch, each trainable parameter's average moves as
+    :math:`\bar w \leftarrow d\,\bar w + (1 - d)\,w`; when training ends
+    (including a stop by :class:`TimeBudget`), the averages replace the
+    weights. With ``decay=0.99`` the average spans about the last 100 batches:
+    it smooths the noise of the last optimiser steps (Polyak averaging).
+
+    Parameters
+    ----------
+    decay : float in (0, 1)
+    """
+
+    def __init__(self, decay):
+        self.decay = decay
+
+    def on_train_begin(self, net, **kwargs):
+        self.params_ = [p for p in net.module_.parameters() if p.requires_grad]
+        self.averages_ = [p.detach().clone() for p in self.params_]
+
+    @torch.no_grad()
+    def on_batch_end(self, net, training=False, **kwargs):
+        if not training:
+            return
+        for avg, p in zip(self.averages_, self.params_):
+            avg.lerp_(p.detach(), 1.0 - self.decay)
+
+    @torch.no_grad()
+    def on_train_end(self, net, **kwargs):
+        for avg, p in zip(self.averages_, self.params_):
+            p.copy_(avg)
+
+
 class VariationalNet(NeuralNet):
     """skorch net training a :class:`~sklvar.model.VariationalModel`.
 
@@ -375,9 +409,12 @@ class VariationalNet(NeuralNet):
 pretrain_prior = pretrain_by_gradient
 
 
-def prior_param_groups(joint, lr):
-    """skorch ``optimizer__param_groups``: Phi at half the lr when joint (§3.3)."""
+def prior_param_groups(joint, lr, scale=0.5):
+    """skorch ``optimizer__param_groups``: Phi at ``scale`` x lr when joint.
+
+    The paper (§3.3) halves the learning rate of Phi (``scale=0.5``).
+    """
     if not joint:
         return []
-    return [("cost.prior.*", {"lr": 0.5 * lr})]
+    return [("cost.prior.*", {"lr": scale * lr})]
 

@@ -125,3 +125,54 @@ def test_bfloat16_training_is_close_to_float32_and_validated():
     np.testing.assert_allclose(losses[torch.bfloat16], losses[None], rtol=0.05)
     with pytest.raises(InvalidParameterError, match="training_dtype"):
         VariationalImputer(training_dtype="float16").fit(np.ones((4, 3)))
+
+
+def test_prior_lr_scale_sets_the_joint_priors_learning_rate():
+    import pytest
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X = np.random.RandomState(0).normal(size=(40, 6))
+    X[::3, 1] = np.nan
+    for scale in (0.5, 0.25):
+        imp = VariationalImputer(prior="ae", solver="lstm", max_epochs=1, lr=1e-2,
+                                 prior_lr_scale=scale, random_state=0).fit(X)
+        groups = imp.net_.optimizer_.param_groups
+        assert sorted(g["lr"] for g in groups) == [scale * 1e-2, 1e-2]
+        prior_ids = {id(p) for p in imp.net_.module_.cost.prior.parameters()}
+        prior_group = next(g for g in groups if g["lr"] == scale * 1e-2)
+        assert {id(p) for p in prior_group["params"]} == prior_ids
+    with pytest.raises(InvalidParameterError, match="prior_lr_scale"):
+        VariationalImputer(prior_lr_scale=0.0).fit(X)
+
+
+def test_ema_decay_ends_training_with_the_moving_average_of_the_weights():
+    import pytest
+    from sklearn.utils._param_validation import InvalidParameterError
+    from skorch.callbacks import Callback
+
+    seen = []
+
+    class Record(Callback):  # a user callback: runs after the estimator's own
+        def on_train_begin(self, net, **kwargs):
+            seen.append([p.detach().clone() for p in net.module_.parameters()])
+
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training:
+                seen.append([p.detach().clone() for p in net.module_.parameters()])
+
+    X = np.random.RandomState(0).normal(size=(48, 6))
+    X[::3, 1] = np.nan
+    decay = 0.9
+    imp = VariationalImputer(prior="ae", solver="lstm", max_epochs=2, batch_size=8,
+                             lr=1e-2, ema_decay=decay, callbacks=[Record()],
+                             random_state=0).fit(X)
+    assert len(seen) == 1 + 2 * 6  # the start, then 6 batches an epoch
+    expected = seen[0]
+    for weights in seen[1:]:
+        expected = [decay * a + (1 - decay) * w for a, w in zip(expected, weights)]
+    final = list(imp.net_.module_.parameters())
+    for e, w, last in zip(expected, final, seen[-1]):
+        torch.testing.assert_close(w.detach(), e, rtol=1e-5, atol=1e-6)
+    assert any(not torch.equal(w.detach(), last) for w, last in zip(final, seen[-1]))
+    with pytest.raises(InvalidParameterError, match="ema_decay"):
+        VariationalImputer(ema_decay=1.0).fit(X)

@@ -22,6 +22,7 @@ from ..net import (
     DivergenceGuard,
     IterationCurriculum,
     TimeBudget,
+    WeightAverage,
     VariationalNet,
     catch_sigint,
     prior_param_groups,
@@ -210,10 +211,14 @@ class VariationalImputer(_BaseImputer):
     learn_lambdas : bool, default=True
         Learn the two weights (kept non-negative as squares).
     joint : bool, default=True
-        Learn :math:`\Phi` jointly with the solver (at half the learning rate).
+        Learn :math:`\Phi` jointly with the solver (at ``prior_lr_scale``
+        times the learning rate).
         If False, :math:`\Phi` is fitted first (PCA) or pre-trained on
         :math:`\|x - \Phi(x)\|^2` for ``max_epochs`` epochs, then frozen, and
         only the solver (and the weights) learn.
+    prior_lr_scale : float, default=0.5
+        Learning rate of a jointly learned :math:`\Phi` as a fraction of
+        ``lr`` (the paper halves it, §3.3).
     loss_weights : tuple of 3 floats, default=(1.0, 0.05, 0.05)
         :math:`(\nu_1, \nu_2, \nu_3)` of the training loss
         :math:`\nu_1\|x - \tilde x\|^2 + \nu_2\|x - \Phi(x)\|^2
@@ -323,6 +328,11 @@ class VariationalImputer(_BaseImputer):
         pre-training takes at most half of the budget and the solver the
         rest. Series tables: no further candidate model is tried once half
         the budget is spent.
+    ema_decay : float in (0, 1) or None, default=None
+        Keep an exponential moving average of the trained weights (updated
+        after every training batch with this decay) and end training with
+        it (:class:`~sklvar.net.WeightAverage`); 0.99 averages over about
+        the last 100 mini-batches. None keeps the last weights.
     random_state : int, RandomState instance or None, default=None
         Seeds numpy and torch (in a forked torch RNG, so the global state is
         untouched); the same int gives the same result on CPU.
@@ -438,12 +448,14 @@ class VariationalImputer(_BaseImputer):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "device": [str, torch.device],
+        "prior_lr_scale": [Interval(Real, 0, None, closed="neither")],
         "inference_dtype": [StrOptions({"float32", "bfloat16"})],
         "training_dtype": [StrOptions({"float32", "bfloat16"})],
         "inference_compile": ["boolean"],
         "initial_strategy": [StrOptions({"auto", "mean", "linear"})],
         "callbacks": [list, None],
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
+        "ema_decay": [Interval(Real, 0, 1, closed="neither"), None],
         "keep_interrupted": ["boolean"],
     }
 
@@ -462,6 +474,7 @@ class VariationalImputer(_BaseImputer):
         lambda_prior=1.0,
         learn_lambdas=True,
         joint=True,
+        prior_lr_scale=0.5,
         loss_weights=(1.0, 0.05, 0.05),
         max_epochs=50,
         batch_size=128,
@@ -481,6 +494,7 @@ class VariationalImputer(_BaseImputer):
         initial_strategy="auto",
         hide_fraction=0.2,
         max_time=None,
+        ema_decay=None,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -496,6 +510,7 @@ class VariationalImputer(_BaseImputer):
         self.lambda_prior = lambda_prior
         self.learn_lambdas = learn_lambdas
         self.joint = joint
+        self.prior_lr_scale = prior_lr_scale
         self.loss_weights = loss_weights
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -515,6 +530,7 @@ class VariationalImputer(_BaseImputer):
         self.initial_strategy = initial_strategy
         self.hide_fraction = hide_fraction
         self.max_time = max_time
+        self.ema_decay = ema_decay
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
@@ -602,6 +618,8 @@ class VariationalImputer(_BaseImputer):
                 f"({self.n_solver_iter}) or max_epochs, or check the data.")
         callbacks = [("curriculum", schedule),
                      ("divergence", DivergenceGuard(hint=hint))]
+        if self.ema_decay is not None:
+            callbacks.append(("weight_average", WeightAverage(self.ema_decay)))
         if self.verbose > 0:  # a progress bar besides skorch's per-epoch log
             callbacks.append(("progress_bar", ProgressBar()))
         for i, cb in enumerate(copy.deepcopy(self.callbacks or [])):
@@ -738,7 +756,8 @@ class VariationalImputer(_BaseImputer):
             device=self.device,
             verbose=self.verbose if callbacks else 0,
             iterator_train__shuffle=True,
-            optimizer__param_groups=prior_param_groups(self.joint, self.lr),
+            optimizer__param_groups=prior_param_groups(self.joint, self.lr,
+                                                       self.prior_lr_scale),
             callbacks=self._callbacks(max_time) if callbacks else None,
             loss_weights=tuple(float(w) for w in self.loss_weights),
             self_supervised=self_supervised,
