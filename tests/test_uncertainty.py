@@ -333,3 +333,46 @@ def test_calibration_factor_of_missing_neighbours():
         o[:, [k for k in range(3) if k != j]] = True
         s_alone = cal.scale(o)[:, j]
         assert np.all(s_alone[~obs[:, j]] <= sigma[~obs[:, j], j] + 1e-12)
+
+
+def test_calibrate_false_skips_the_calibration_and_says_so():
+    from sklvar import DictionaryImputer, VariationalImputer
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 2)) @ rng.normal(size=(2, 6))
+    X[rng.uniform(size=X.shape) < 0.2] = np.nan
+    for imp in (VariationalImputer(prior="pca", max_epochs=1, calibrate=False,
+                                   random_state=0),
+                DictionaryImputer(n_components=3, calibrate=False, random_state=0)):
+        imp.fit(X)
+        assert not hasattr(imp, "calibration_")
+        assert np.all(np.isfinite(imp.transform(X)))
+        with pytest.raises(ValueError, match="calibrate=False"):
+            imp.transform(X, return_std=True)
+        imp.set_params(calibrate=True).fit(X)  # and back
+        assert hasattr(imp, "calibration_")
+        assert imp.transform(X, return_std=True)[1].shape == X.shape
+
+
+def test_calibration_of_many_samples_imputes_a_bounded_subset(monkeypatch):
+    """Independent samples: the calibration imputes at most
+    ``_calibration_max_samples`` of them (the cost of fit stays bounded)."""
+    from sklvar import VariationalImputer
+    from sklvar.impute import _base
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 2)) @ rng.normal(size=(2, 6))
+    X[rng.uniform(size=X.shape) < 0.2] = np.nan
+    seen = []
+    fit = _base.ResidualCalibration.fit
+
+    def spy(X_cal, observed, *args, **kwargs):
+        seen.append(X_cal.shape)
+        return fit(X_cal, observed, *args, **kwargs)
+
+    monkeypatch.setattr(_base.ResidualCalibration, "fit", staticmethod(spy))
+    monkeypatch.setattr(VariationalImputer, "_calibration_max_samples", 100)
+    imp = VariationalImputer(prior="pca", max_epochs=1, random_state=0).fit(X)
+    assert seen == [(100, 6)]
+    lo, hi = imp.predict_interval(X, 0.8)
+    assert lo.shape == X.shape and np.all(lo <= hi)

@@ -84,10 +84,15 @@ def _fit_fsgd(row, data, cfg, seed, log):
                 **base,
             )
             imp.fit(X_fit, y=y_fit)
-            with np.errstate(all="ignore"):
-                err = energy_path(
-                    imp, X_val, X_true=y_val, n_iter=grid["n_iter"], max_samples=None
-                ).error
+            try:
+                with np.errstate(all="ignore"):
+                    err = energy_path(
+                        imp, X_val, X_true=y_val, n_iter=grid["n_iter"],
+                        max_samples=None,
+                    ).error
+            except FloatingPointError:  # the estimator refuses non-finite output
+                log(f"  FSGD grid: ratio {ratio:g}, step {step:g} diverged")
+                continue
             err = np.where(np.isfinite(err), err, np.inf)
             k = int(np.argmin(err[1:])) + 1
             if err[k] < best[0]:

@@ -133,6 +133,7 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "window": [Interval(Integral, 2, None, closed="left"), None],
         "stride": [Interval(Integral, 1, None, closed="left"), None],
         "hide_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "calibrate": ["boolean"],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -412,6 +413,8 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------ uncertainty
     # hiding draws of the calibration made at fit (``calibration_``)
     _calibration_draws = 5
+    # rows (independent samples) the calibration imputes at most
+    _calibration_max_samples = 2000
 
     def _calibration_predict(self, X, observed):
         """``predict(input_mask)``: X imputed from the entries of ``input_mask``.
@@ -427,11 +430,23 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def _calibrate(self, X, observed):
         """Fit ``calibration_`` on hidden observed entries of the training X."""
+        if hasattr(self, "calibration_"):  # a refit: no stale calibration
+            del self.calibration_
+        if not self.calibrate:
+            return
         seed = (self.random_state if isinstance(self.random_state, Integral)
                 else 0)
         # a stream of its own: the hiding draws differ from the model choice's
         rng = np.random.RandomState([int(seed) % (2**31), 16])
         kind, shape = calibration_kind(self.layout_)
+        layout = self.layout_
+        n_max = self._calibration_max_samples
+        if (layout.kind != "table" and layout.window is None
+                and observed.shape[0] > n_max):
+            # independent samples (images, vectors, windows given as rows):
+            # a random subset bounds the cost of the calibration's imputations
+            rows = np.sort(rng.choice(observed.shape[0], n_max, replace=False))
+            X, observed = X[rows], observed[rows]
         hides = calibration_hides(self, observed, rng, self._calibration_draws)
         X = np.asarray(X, dtype=np.float64)
         # warnings of the imputations of hidden entries (OMP's linear
@@ -448,6 +463,13 @@ class _BaseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _calibration(self):
         cal = getattr(self, "calibration_", None)
         if cal is None:
+            if not getattr(self, "calibrate", True):
+                raise ValueError(
+                    f"this {type(self).__name__} was fitted with "
+                    "calibrate=False: it has no calibration of its errors. "
+                    "Fit it with calibrate=True (the default) to get "
+                    "intervals, spreads and draws."
+                )
             raise ValueError(
                 f"this {type(self).__name__} has no calibration of its errors "
                 "(fitted by an older sklvar version, or loaded from such a "

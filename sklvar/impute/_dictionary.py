@@ -133,6 +133,13 @@ class DictionaryImputer(_BaseImputer):
     hide_fraction : float, default=0.2
         Fraction of the observed entries hidden by the label-free
         :meth:`score`.
+    calibrate : bool, default=True
+        Fit ``calibration_`` at the end of :meth:`fit`: five imputations of
+        observed entries hidden in gaps shaped like the data's own (for
+        independent samples, of at most 2,000 of them drawn at random). It
+        gives the intervals, spreads and draws. False skips that cost (a
+        grid search that only scores, a benchmark), and the interval methods
+        then raise.
     n_threads : int or None, default=1
         Number of BLAS threads (through threadpoolctl) used by :meth:`fit`,
         :meth:`transform` and :meth:`score`; the previous limits are restored
@@ -272,6 +279,7 @@ class DictionaryImputer(_BaseImputer):
         window=None,
         stride=None,
         hide_fraction=0.2,
+        calibrate=True,
         n_threads=1,
         random_state=None,
         verbose=0,
@@ -297,6 +305,7 @@ class DictionaryImputer(_BaseImputer):
         self.window = window
         self.stride = stride
         self.hide_fraction = hide_fraction
+        self.calibrate = calibrate
         self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose

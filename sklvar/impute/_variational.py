@@ -316,6 +316,13 @@ class VariationalImputer(_BaseImputer):
     hide_fraction : float, default=0.2
         Fraction of the observed entries hidden for self-supervised training
         and for the label-free :meth:`score`.
+    calibrate : bool, default=True
+        Fit ``calibration_`` at the end of :meth:`fit`: five imputations of
+        observed entries hidden in gaps shaped like the data's own (for
+        independent samples, of at most 2,000 of them drawn at random). It
+        gives the intervals, spreads and draws. False skips that cost (a
+        grid search that only scores, a benchmark), and the interval methods
+        then raise.
     max_time : float or None, default=None
         Budget in seconds for fit. Neural models
         (:class:`~sklvar.net.TimeBudget`): the learning rate follows a cosine
@@ -493,6 +500,7 @@ class VariationalImputer(_BaseImputer):
         stride=None,
         initial_strategy="auto",
         hide_fraction=0.2,
+        calibrate=True,
         max_time=None,
         ema_decay=None,
         random_state=None,
@@ -529,6 +537,7 @@ class VariationalImputer(_BaseImputer):
         self.stride = stride
         self.initial_strategy = initial_strategy
         self.hide_fraction = hide_fraction
+        self.calibrate = calibrate
         self.max_time = max_time
         self.ema_decay = ema_decay
         self.random_state = random_state
