@@ -256,7 +256,8 @@ class VariationalImputer(_BaseImputer):
         solver, its gradients of the cost) and the loss under
         ``torch.autocast``; the weights, their gradients and Adam stay
         float32. On a CPU with bfloat16 instructions a training step of the
-        Lorenz-63 2S-CNN + LSTM runs about 1.2-1.4x as fast
+        Lorenz-63 2S-CNN + LSTM ran 1.15-1.2x as fast on two threads and
+        1.4x on one
         (``benchmarks/TIME_TO_ACCURACY_10MIN.md``); the gradients are a few
         percent off their float32 values, so compare the accuracy on your
         data before relying on it. The pre-training of a non-joint prior
