@@ -366,3 +366,18 @@ def test_cnn_errors():
         TwoScaleCNNPrior((3, 10), pool_size=(2, 2))
     with pytest.raises(ValueError, match="channels_last"):
         TwoScaleCNNPrior((3, 10), channels_last="yes")
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 11, 11, 4, 9), (1, 3, 3, 5, 7, 2), (2, 2, 1, 1, 3, 3)])
+def test_fold_sum_equals_fold(shape):
+    """The shifted-sum col2im of the first convolutions' adjoint = F.fold."""
+    from sklvar.priors._cnn import _fold_sum
+
+    torch.manual_seed(0)
+    n, c, kh, kw, h, w = shape
+    cols = torch.randn(*shape, dtype=torch.float64)
+    # F.fold onto the full (h + kh - 1, w + kw - 1) grid, no padding: tap
+    # (i, j) of position (y, x) lands at (y + i, x + j)
+    ref = torch.nn.functional.fold(cols.reshape(n, c * kh * kw, h * w),
+                                   (h + kh - 1, w + kw - 1), (kh, kw))
+    torch.testing.assert_close(_fold_sum(cols), ref, rtol=1e-12, atol=1e-12)
