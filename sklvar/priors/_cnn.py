@@ -21,7 +21,8 @@ _PRESET_NAMES = ("auto",) + tuple(_PRESETS)
 
 
 # Adjoints of convolutions with at most this many input channels run as a
-# matrix product and ``F.fold`` in NCHW memory (see _SameConv._adjoint_fold).
+# matrix product and a col2im (``_fold_sum``) in NCHW memory (see
+# _SameConv._adjoint_fold).
 _FOLD_MAX_CHANNELS = 4
 
 
@@ -127,7 +128,7 @@ class _SameConv(nn.Module):
         return self(g, weight.transpose(0, 1).flip((2, 3)))
 
     def _adjoint_fold(self, g, weight, cols_by_conv=False):
-        """The adjoint as a matrix product and ``F.fold`` (col2im).
+        """The adjoint as a matrix product and a col2im (:func:`_fold_sum`).
 
         For few output channels (the adjoint of the first convolution maps the
         hidden channels back to the state's 1-3 channels) oneDNN's NCHW
