@@ -28,9 +28,7 @@ import collections
 import json
 import os
 import platform
-import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,6 +37,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+
+from threads import _cpu_model, _versions  # noqa: E402  (same folder)
 
 CONFIGS = {
     # label: (speed.py configuration, batch)
@@ -145,27 +145,6 @@ def measure(label, rounds, seed=0):
     rate = {f"{k} {d}": batch / statistics.median(t) for (k, d), t in times.items()}
     return dict(batch=batch, macs_transform=macs_transform, macs_train=macs_train,
                 rate=rate, bf16_transform_rel_rms=rel)
-
-
-def _versions():
-    import sklearn
-    import skorch
-    import torch
-
-    import sklvar
-
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "scikit-learn": sklearn.__version__,
-            "skorch": skorch.__version__, "sklvar": sklvar.__version__}
-
-
-def _cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    except OSError:
-        return platform.machine()
-    match = re.search(r"^Model name:\s*(.+)$", out, re.MULTILINE)
-    return match.group(1).strip() if match else platform.machine()
 
 
 def render(peak, results, baseline, elapsed, rounds):

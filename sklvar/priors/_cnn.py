@@ -153,12 +153,11 @@ class _SameConv(nn.Module):
                                 g.reshape(n, c_out, h * w))
         circular = [axis in self.periodic and k > 1 for axis, k in ((2, kh), (3, kw))]
         out = _fold_sum(cols.view(n, c_in, kh, kw, h, w))
-        for axis, k, circ in zip((2, 3), (kh, kw), circular):
-            if not circ:  # zero padding: the padded border is dropped
-                out = out.narrow(axis, k // 2, out.shape[axis] - k + 1)
         for axis, n_axis, k, circ in zip((2, 3), (h, w), (kh, kw), circular):
-            if circ:
+            if circ:  # the circular pad's adjoint wraps the border back
                 out = _index_pad_adjoint(out, axis, n_axis, k // 2, k // 2, True)
+            else:  # zero padding: the padded border is dropped
+                out = out.narrow(axis, k // 2, n_axis)
         return out
 
 
