@@ -172,17 +172,23 @@ def held_out_positions(imp, X, observed, seed, n_draws=8, level=0.9):
     """Coverage of the 90 % interval on held-out shifted gaps (no truth).
 
     ``n_draws`` copies of the table's gaps are shifted onto observed entries
-    and imputed; the calibration is refitted on all but one and its interval
-    scored on the one left out. The spread of these coverages is how much the
+    and imputed (in the parts the calibration hides one at a time); the
+    calibration is refitted on all but one and its interval scored on the one
+    left out. The spread of these coverages is how much the
     coverage of a single gap pattern varies with its position in time, from
     observed data alone.
     """
     from sklvar.impute._uncertainty import (
-        ResidualCalibration, calibration_hides, calibration_kind,
+        _SPLIT, ResidualCalibration, calibration_hides, calibration_kind,
     )
+    from sklvar.utils._gmrf import split_gap_runs
 
     rng = np.random.RandomState([seed, 99])
-    hides = calibration_hides(imp, observed, rng, n_draws)
+    copies = calibration_hides(imp, observed, rng, n_draws, split=1)
+    # each copy imputed in the parts the calibration uses (series)
+    kind, shape = calibration_kind(imp.layout_)
+    parts = [split_gap_runs(h, _SPLIT, rng) if kind == "series" else [h]
+             for h in copies]
     predict = imp._calibration_predict(X, observed)
     cache = {}
 
@@ -192,18 +198,22 @@ def held_out_positions(imp, X, observed, seed, n_draws=8, level=0.9):
             cache[key] = predict(seen)
         return cache[key]
 
-    kind, shape = calibration_kind(imp.layout_)
     Xf = np.asarray(X, dtype=float)
     out = []
-    for k, hidden in enumerate(hides):
-        cal = ResidualCalibration.fit(Xf, observed, cached,
-                                      [h for i, h in enumerate(hides) if i != k],
-                                      kind=kind, shape=shape)
-        seen = observed & ~hidden
-        X_hat = cached(seen)
-        lo, up = cal.quantiles_of(X_hat, seen, [(1 - level) / 2, (1 + level) / 2])
-        t = Xf[hidden]
-        out.append(float(np.mean((t >= lo[hidden]) & (t <= up[hidden]))))
+    for k in range(len(parts)):
+        cal = ResidualCalibration.fit(
+            Xf, observed, cached,
+            [h for i, ps in enumerate(parts) if i != k for h in ps],
+            kind=kind, shape=shape)
+        hit = n = 0
+        for hidden in parts[k]:
+            seen = observed & ~hidden
+            lo, up = cal.quantiles_of(cached(seen), seen,
+                                      [(1 - level) / 2, (1 + level) / 2])
+            t = Xf[hidden]
+            hit += int(np.sum((t >= lo[hidden]) & (t <= up[hidden])))
+            n += t.size
+        out.append(hit / max(n, 1))
     return out
 
 

@@ -10,6 +10,7 @@ from sklvar import VariationalImputer
 from sklvar.utils._gmrf import (
     _operator,
     _phi_columns,
+    _runs,
     _solve_increments_rows,
     em_field,
     fit_field,
@@ -20,6 +21,7 @@ from sklvar.utils._gmrf import (
     shifted_gaps_hide,
     solve_field,
     solve_increments,
+    split_gap_runs,
 )
 
 
@@ -356,3 +358,28 @@ def test_near_gaps_hides_of_spread_gaps_are_shifted_copies():
     full = np.ones((50, 2), dtype=bool)  # no gap: random runs instead
     hides = near_gaps_hides(full, np.random.RandomState(0), 2)
     assert len(hides) == 2 and all(h.any() for h in hides)
+
+
+def test_split_gap_runs_partitions_and_keeps_aligned_runs_whole():
+    rng = np.random.RandomState(0)
+    hidden = np.zeros((400, 5), dtype=bool)
+    hidden[50:90, :3] = True  # one block aligned across three series
+    for j in range(5):  # and independent short runs
+        for s in rng.randint(100, 390, size=6):
+            hidden[s:s + 5, j] = True
+    parts = split_gap_runs(hidden, 3, np.random.RandomState(1))
+    assert len(parts) == 3
+    total = np.zeros_like(hidden, dtype=int)
+    for p in parts:
+        total += p
+    np.testing.assert_array_equal(total, hidden.astype(int))  # disjoint, all
+    holder = [p for p in parts if p[50:90, :3].any()]
+    assert len(holder) == 1 and holder[0][50:90, :3].all()  # the block whole
+    # about a third of the runs in each part
+    n_runs = [sum(len(_runs(p[:, j])[0]) for j in range(5)) for p in parts]
+    assert max(n_runs) - min(n_runs) <= 3
+    # one aligned block alone cannot be split
+    block = np.zeros((100, 4), dtype=bool)
+    block[10:40, :2] = True
+    one = split_gap_runs(block, 3, np.random.RandomState(0))
+    assert len(one) == 1 and np.array_equal(one[0], block)

@@ -376,3 +376,38 @@ def test_calibration_of_many_samples_imputes_a_bounded_subset(monkeypatch):
     assert seen == [(100, 6)]
     lo, hi = imp.predict_interval(X, 0.8)
     assert lo.shape == X.shape and np.all(lo <= hi)
+
+
+def test_calibration_hides_a_part_of_each_shifted_copy_at_a_time():
+    """Independent gaps: each calibration imputation hides about a third of a
+    shifted copy of the gaps, so the entries beside a hidden one are missing
+    about as often as beside a real gap (not twice as often, as with the
+    whole copy hidden on top of the real gaps)."""
+    from sklvar.impute._uncertainty import calibration_hides
+
+    Z = _ar_table(n_t=1200, n_d=4, seed=3)
+    X = _gappy(Z, seed=4, n_gaps=15, length=10)
+    obs = ~np.isnan(X)
+    imp = VariationalImputer(layout="series", random_state=0,
+                             calibrate=False).fit(X)
+
+    def around(hidden, seen):
+        """Share of the other series missing within 10 steps of hidden entries."""
+        M = np.cumsum(np.vstack([np.zeros((1, 4)), ~seen]), axis=0)
+        t = np.arange(len(seen))
+        lo, hi = np.clip(t - 10, 0, len(t)), np.clip(t + 11, 0, len(t))
+        W = M[hi] - M[lo]  # missing entries of each series in the window
+        others = (W.sum(axis=1, keepdims=True) - W) / ((hi - lo)[:, None] * 3)
+        return others[hidden].mean()
+
+    whole = calibration_hides(imp, obs, np.random.RandomState(0), 5, split=1)
+    parts = calibration_hides(imp, obs, np.random.RandomState(0), 5)
+    assert len(whole) == 5 and len(parts) == 15
+    for h in parts:
+        assert not (h & ~obs).any()
+        assert 0.15 * (~obs).sum() < h.sum() < 0.5 * (~obs).sum()
+    real = around(~obs, obs)
+    r_whole = np.mean([around(h, obs & ~h) for h in whole])
+    r_parts = np.mean([around(h, obs & ~h) for h in parts])
+    assert r_whole > 1.6 * real  # the whole copy doubles the missing around
+    assert r_parts < 1.4 * real, (real, r_parts)

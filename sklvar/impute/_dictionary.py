@@ -134,9 +134,11 @@ class DictionaryImputer(_BaseImputer):
         Fraction of the observed entries hidden by the label-free
         :meth:`score`.
     calibrate : bool, default=True
-        Fit ``calibration_`` at the end of :meth:`fit`: five imputations of
-        observed entries hidden in gaps shaped like the data's own (for
-        independent samples, of at most 2,000 of them drawn at random). It
+        Fit ``calibration_`` at the end of :meth:`fit`: imputations of
+        observed entries hidden in gaps shaped like the data's own (series:
+        fifteen, five shifted copies of the gaps each hidden a third at a
+        time; independent samples: five, of at most 2,000 of them drawn at
+        random). It
         gives the intervals, spreads and draws. False skips that cost (a
         grid search that only scores, a benchmark), and the interval methods
         then raise.

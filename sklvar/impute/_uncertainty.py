@@ -3,9 +3,11 @@ r"""Calibrated uncertainty of the sklvar imputers (numpy / scipy only).
 A conformal layer that works with any imputer of the package: at fit, shifted
 copies of the table's own gaps, those nearest in time to the real gaps
 (``near_gaps_hides``; random observed entries for rows that are independent
-samples) are hidden on observed entries
-and imputed by the fitted model, and the residuals are recorded with what
-explains their size:
+samples) are hidden on observed entries, a
+third of each copy's runs at a time (``split_gap_runs``: aligned runs stay
+together), and imputed (a series table: by its field model refitted without
+them), and the residuals
+are recorded with what explains their size:
 
 - the column (series or feature), and
 - a *difficulty*: for series, the bridge distance :math:`2ab/(a+b)` from the
@@ -38,7 +40,7 @@ from scipy.special import ndtr, ndtri
 from sklearn.isotonic import IsotonicRegression
 
 from ..utils import hide_observed
-from ..utils._gmrf import near_gaps_hides
+from ..utils._gmrf import near_gaps_hides, split_gap_runs
 
 __all__ = ["ResidualCalibration", "check_level", "gap_bridge", "gap_distance"]
 
@@ -424,20 +426,31 @@ def _merge_bins(values, grid=_EDGES):
     return edges, _bins(values, edges)
 
 
-def calibration_hides(est, observed, rng, n_draws):
+#: parts each shifted copy of a series table's gaps is split into (one
+#: imputation each, :func:`~sklvar.utils._gmrf.split_gap_runs`)
+_SPLIT = 3
+
+
+def calibration_hides(est, observed, rng, n_draws, split=_SPLIT):
     """Hidden subsets of the observed entries for the calibration of ``est``.
 
     Series (tables and windows): the table's own gaps rolled in time, by the
     offsets that put them nearest in time to the real gaps
     (:func:`~sklvar.utils._gmrf.near_gaps_hides`: where the gaps are spread
     over the series this is a random shift; where they sit in one stretch of
-    time, the residuals are those of the series around that stretch); rows:
-    random observed entries (``hide_fraction``, in blocks for series and
-    image samples).
+    time, the residuals are those of the series around that stretch), each
+    copy split by its runs into ``split`` parts hidden one at a time
+    (:func:`~sklvar.utils._gmrf.split_gap_runs`; aligned blocks stay whole),
+    so the other entries around a hidden one are missing about as often as
+    around a real gap; rows: random observed entries (``hide_fraction``, in
+    blocks for series and image samples).
     """
     layout = est.layout_
     if layout.kind == "table" or layout.window is not None:
-        return near_gaps_hides(observed, rng, n_draws)
+        hides = near_gaps_hides(observed, rng, n_draws)
+        if split > 1:
+            hides = [p for h in hides for p in split_gap_runs(h, split, rng)]
+        return hides
     obs = observed.reshape((observed.shape[0],) + layout.shape)
     return [
         hide_observed(obs, est.hide_fraction, rng,

@@ -48,6 +48,7 @@ __all__ = [
     "shifted_gaps_hide",
     "solve_field",
     "solve_increments",
+    "split_gap_runs",
     "system_cost",
 ]
 
@@ -621,6 +622,35 @@ def shifted_gaps_hide(observed, rng, min_fraction=0.02, default_length=10,
         )
         hidden |= extra
     return hidden
+
+
+def split_gap_runs(hidden, n_groups, rng):
+    """Split a hidden pattern into ``n_groups`` parts by its runs.
+
+    Each run of a column goes, at random, to one part; runs that start and
+    end at the same steps in several columns (gaps aligned across series, a
+    sensor outage) go together, so a part keeps the table's aligned blocks
+    whole. Imputing one part at a time hides ``1 / n_groups`` of the shifted
+    gaps on top of the real ones instead of all of them: the entries around a
+    hidden one are then about as often missing as around a real gap (with
+    the whole pattern hidden, twice as often).
+
+    Returns
+    -------
+    parts : list of ndarray of bool, shape (T, D)
+        At most ``n_groups`` non-empty, disjoint masks whose union is
+        ``hidden`` (fewer when it has fewer groups of runs).
+    """
+    groups = {}
+    for j in range(hidden.shape[1]):
+        for start, length in zip(*_runs(hidden[:, j])):
+            groups.setdefault((int(start), int(length)), []).append(j)
+    keys = sorted(groups)
+    parts = [np.zeros_like(hidden) for _ in range(max(1, int(n_groups)))]
+    for i, k in enumerate(rng.permutation(len(keys))):
+        start, length = keys[k]
+        parts[i % len(parts)][start:start + length, groups[keys[k]]] = True
+    return [p for p in parts if p.any()]
 
 
 def _time_distance(support):
