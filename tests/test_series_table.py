@@ -383,3 +383,32 @@ def test_split_gap_runs_partitions_and_keeps_aligned_runs_whole():
     block[10:40, :2] = True
     one = split_gap_runs(block, 3, np.random.RandomState(0))
     assert len(one) == 1 and np.array_equal(one[0], block)
+
+
+def test_near_gaps_hides_at_a_coarse_resolution_are_random_shifts_of_spread_gaps():
+    """Gaps spread over the series: exact distances pick the copies that fall
+    closest to the real gaps (harder positions); compared at a twentieth of
+    the series they are as near as random shifts; an aligned block's copies
+    stay beside it."""
+    exact, coarse, rand = [], [], []
+    for seed in range(3):
+        rng = np.random.RandomState(seed)
+        obs = np.ones((2000, 6), dtype=bool)
+        for j in range(3):
+            for s in rng.randint(200, 1990, size=30):
+                obs[s:s + 10, j] = False
+        exact += [_mean_time_distance(h, ~obs) for h in
+                  near_gaps_hides(obs, np.random.RandomState(1), 5)]
+        coarse += [_mean_time_distance(h, ~obs) for h in
+                   near_gaps_hides(obs, np.random.RandomState(1), 5, resolution=100)]
+        rand += [_mean_time_distance(shifted_gaps_hide(obs, np.random.RandomState(k)), ~obs)
+                 for k in range(30)]
+    assert np.mean(exact) < 0.85 * np.mean(rand)
+    assert np.mean(coarse) > 0.9 * np.mean(rand)
+    obs = np.ones((1000, 6), dtype=bool)
+    obs[100:300, :2] = False
+    rng = np.random.RandomState(0)
+    far = [shifted_gaps_hide(obs, rng) for _ in range(30)]
+    near = near_gaps_hides(obs, np.random.RandomState(0), 3, resolution=50)
+    assert max(_mean_time_distance(h, ~obs) for h in near) < \
+        np.median([_mean_time_distance(h, ~obs) for h in far]) / 2

@@ -1,9 +1,9 @@
 r"""Calibrated uncertainty of the sklvar imputers (numpy / scipy only).
 
 A conformal layer that works with any imputer of the package: at fit, shifted
-copies of the table's own gaps, those nearest in time to the real gaps
-(``near_gaps_hides``; random observed entries for rows that are independent
-samples) are hidden on observed entries, a
+copies of the table's own gaps, those nearest in time to the real gaps at
+the scale of a twentieth of the series (``near_gaps_hides``; random observed
+entries for rows that are independent samples) are hidden on observed entries, a
 third of each copy's runs at a time (``split_gap_runs``: aligned runs stay
 together), and imputed (a series table: by its field model refitted without
 them), and the residuals
@@ -435,7 +435,8 @@ def calibration_hides(est, observed, rng, n_draws, split=_SPLIT):
     """Hidden subsets of the observed entries for the calibration of ``est``.
 
     Series (tables and windows): the table's own gaps rolled in time, by the
-    offsets that put them nearest in time to the real gaps
+    offsets that put them nearest in time to the real gaps, distances
+    compared to a twentieth of the series
     (:func:`~sklvar.utils._gmrf.near_gaps_hides`: where the gaps are spread
     over the series this is a random shift; where they sit in one stretch of
     time, the residuals are those of the series around that stretch), each
@@ -447,7 +448,8 @@ def calibration_hides(est, observed, rng, n_draws, split=_SPLIT):
     """
     layout = est.layout_
     if layout.kind == "table" or layout.window is not None:
-        hides = near_gaps_hides(observed, rng, n_draws)
+        hides = near_gaps_hides(observed, rng, n_draws,
+                                resolution=max(1, observed.shape[0] // 20))
         if split > 1:
             hides = [p for h in hides for p in split_gap_runs(h, split, rng)]
         return hides

@@ -666,7 +666,7 @@ def _time_distance(support):
     return np.minimum(np.abs(t - left), np.abs(t - right)).astype(float)
 
 
-def near_gaps_hides(observed, rng, n_hides, n_offsets=40):
+def near_gaps_hides(observed, rng, n_hides, n_offsets=40, resolution=None):
     """``n_hides`` shifted copies of the gaps, those nearest in time to them.
 
     ``n_offsets`` offsets are drawn as in :func:`shifted_gaps_hide`
@@ -678,6 +678,14 @@ def near_gaps_hides(observed, rng, n_hides, n_offsets=40):
     about as near, so this is a random draw; where they sit in one stretch of
     time (a block aligned across series) the hidden entries are put beside it,
     where a non-stationary series behaves most like in the gap.
+
+    ``resolution`` (steps; None: exact) compares the distances in units of
+    that many steps and draws the order of the offsets within a unit at
+    random. With exact distances, gaps spread over the whole series get the
+    few offsets whose copies fall closest to the real gaps, where the most
+    other entries are missing: harder positions than the real gaps' own
+    (an imputation error measured there is too large). The calibration of
+    the intervals uses a twentieth of the series.
 
     Returns
     -------
@@ -691,15 +699,19 @@ def near_gaps_hides(observed, rng, n_hides, n_offsets=40):
     dist = _time_distance(missing.any(axis=1))
     lo, hi = max(1, n_t // 10), max(2, n_t - n_t // 10)
     offsets = np.unique(rng.randint(lo, hi, size=n_offsets))
+    # ties (within a unit of resolution) in a random order
+    tie = offsets if resolution is None else rng.permutation(len(offsets))
     scored = []
-    for off in offsets:
+    for off, order in zip(offsets, tie):
         rolled, kept = _rolled_gaps(missing, off)
         hidden = rolled & observed
         n_rows = hidden.sum(axis=1)
         if n_rows.sum() == 0:
             continue
         near = float(n_rows @ dist / n_rows.sum())
-        scored.append((kept < 0.9, near, int(off), hidden))
+        if resolution is not None:
+            near = near // max(1, int(resolution))
+        scored.append((kept < 0.9, near, int(order), hidden))
     scored.sort(key=lambda x: x[:3])
     hides = [h for *_, h in scored[:n_hides]]
     while len(hides) < n_hides:
