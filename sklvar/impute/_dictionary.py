@@ -138,10 +138,9 @@ class DictionaryImputer(_BaseImputer):
         observed entries hidden in gaps shaped like the data's own (series:
         fifteen, five shifted copies of the gaps each hidden a third at a
         time; independent samples: five, of at most 2,000 of them drawn at
-        random). It
-        gives the intervals, spreads and draws. False skips that cost (a
-        grid search that only scores, a benchmark), and the interval methods
-        then raise.
+        random). It gives the intervals, spreads and draws. False skips that
+        cost (a grid search that only scores, a benchmark), and the interval
+        methods then raise.
     n_threads : int or None, default=1
         Number of BLAS threads (through threadpoolctl) used by :meth:`fit`,
         :meth:`transform` and :meth:`score`; the previous limits are restored

@@ -1,13 +1,12 @@
 r"""Calibrated uncertainty of the sklvar imputers (numpy / scipy only).
 
 A conformal layer that works with any imputer of the package: at fit, shifted
-copies of the table's own gaps, those nearest in time to the real gaps at
-the scale of a twentieth of the series (``near_gaps_hides``; random observed
-entries for rows that are independent samples) are hidden on observed entries, a
-third of each copy's runs at a time (``split_gap_runs``: aligned runs stay
-together), and imputed (a series table: by its field model refitted without
-them), and the residuals
-are recorded with what explains their size:
+copies of the table's own gaps, those nearest in time to the real gaps at the
+scale of a twentieth of the series (``near_gaps_hides``; random observed
+entries for rows that are independent samples), are hidden on observed
+entries, a third of each copy's runs at a time (``split_gap_runs``: aligned
+runs stay together), and imputed (a series table: by its field model refitted
+without them); the residuals are recorded with what explains their size:
 
 - the column (series or feature), and
 - a *difficulty*: for series, the bridge distance :math:`2ab/(a+b)` from the

@@ -322,10 +322,9 @@ class VariationalImputer(_BaseImputer):
         observed entries hidden in gaps shaped like the data's own (series:
         fifteen, five shifted copies of the gaps each hidden a third at a
         time; independent samples: five, of at most 2,000 of them drawn at
-        random). It
-        gives the intervals, spreads and draws. False skips that cost (a
-        grid search that only scores, a benchmark), and the interval methods
-        then raise.
+        random). It gives the intervals, spreads and draws. False skips that
+        cost (a grid search that only scores, a benchmark), and the interval
+        methods then raise.
     max_time : float or None, default=None
         Budget in seconds for fit. Neural models
         (:class:`~sklvar.net.TimeBudget`): the learning rate follows a cosine
